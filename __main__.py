@@ -1,0 +1,98 @@
+"""vertex-training: one environment's Vertex AI training platform, in one region."""
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.encryption import KeyAccess, KeyAccessArgs
+from components.iam import TrainingIdentity, TrainingIdentityArgs
+from components.registry import ImageRepository, ImageRepositoryArgs
+from components.services import ProjectServices, ProjectServicesArgs
+from components.storage import BucketLifecycleArgs, TrainingBuckets, TrainingBucketsArgs
+from config import load_settings
+
+settings = load_settings()  # raises before any resource exists if the config is bad
+
+# An explicit provider pins project and region, so ambient gcloud settings cannot leak in.
+provider = gcp.Provider("gcp", project=settings.project, region=settings.region)
+services = ProjectServices(
+    "services",
+    ProjectServicesArgs(project=settings.project, uses_cmek=bool(settings.kms_key_name)),
+    opts=pulumi.ResourceOptions(providers=[provider]),
+)
+after_services = pulumi.ResourceOptions(providers=[provider], depends_on=[services])
+project_number = gcp.organizations.get_project_output(
+    project_id=settings.project, opts=pulumi.InvokeOutputOptions(provider=provider)
+).number
+
+encryption_ready = []
+if settings.kms_key_name:
+    encryption_ready.append(
+        KeyAccess(
+            "cmek",
+            KeyAccessArgs(kms_key_name=settings.kms_key_name, project_number=project_number),
+            opts=after_services,
+        )
+    )
+encrypted_opts = pulumi.ResourceOptions.merge(
+    after_services, pulumi.ResourceOptions(depends_on=encryption_ready)
+)
+
+repository = ImageRepository(
+    "images",
+    ImageRepositoryArgs(
+        project=settings.project,
+        region=settings.region,
+        repository_id=settings.repository_id,
+        keep_recent_versions=settings.keep_recent_versions,
+        delete_untagged_after_days=settings.delete_untagged_after_days,
+        immutable_tags=settings.immutable_tags,
+        kms_key_name=settings.kms_key_name,
+        labels=settings.common_labels,
+    ),
+    opts=encrypted_opts,
+)
+
+lifecycle = settings.buckets
+buckets = TrainingBuckets(
+    "buckets",
+    TrainingBucketsArgs(
+        project=settings.project,
+        region=settings.region,
+        data_bucket_name=settings.bucket_name("data"),
+        output_bucket_name=settings.bucket_name("output"),
+        access_log_bucket_name=settings.bucket_name("access-logs"),
+        data_lifecycle=BucketLifecycleArgs(**lifecycle.data.model_dump()),
+        output_lifecycle=BucketLifecycleArgs(**lifecycle.output.model_dump()),
+        access_log_lifecycle=BucketLifecycleArgs(**lifecycle.access_logs.model_dump()),
+        force_destroy=settings.force_destroy,
+        kms_key_name=settings.kms_key_name,
+        labels=settings.common_labels,
+    ),
+    opts=encrypted_opts,
+)
+
+identity = TrainingIdentity(
+    "training",
+    TrainingIdentityArgs(
+        project=settings.project,
+        project_number=project_number,
+        account_id=settings.training_account_id,
+        data_bucket=buckets.data_bucket,
+        output_bucket=buckets.output_bucket,
+        repository_location=settings.region,
+        repository_name=repository.repository_name,
+        grant_service_agent_registry_read=settings.grant_service_agent_registry_read,
+        deployers=settings.deployers,
+    ),
+    opts=after_services,
+)
+
+pulumi.export("project", settings.project)
+pulumi.export("region", settings.region)
+pulumi.export("repositoryUrl", repository.repository_url)
+pulumi.export("dataBucket", buckets.data_bucket)
+pulumi.export("dataBucketUri", buckets.data_uri)
+pulumi.export("outputBucket", buckets.output_bucket)
+pulumi.export("outputBucketUri", buckets.output_uri)
+pulumi.export("accessLogBucket", buckets.access_log_bucket)
+pulumi.export("trainingServiceAccount", identity.email)
