@@ -16,6 +16,7 @@ import pulumi
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -89,7 +90,7 @@ class ConfigError(pulumi.RunError):
 
 
 def _suggest(value: str, allowed: set[str] | frozenset[str]) -> str:
-    match = difflib.get_close_matches(value, sorted(allowed), n=1)
+    match = difflib.get_close_matches(value.lower(), sorted(allowed), n=1)
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
@@ -136,7 +137,8 @@ def _stack_name(stack: str) -> str:
     if not STACK_NAME_PATTERN.match(stack):
         raise ValueError(
             f"stack name {stack!r} must be 1-20 lowercase letters, digits or hyphens, "
-            "starting with a letter (it names buckets, labels and the service account)"
+            "starting with a letter (it names buckets, labels and the service account; "
+            "at most 20 keeps every bucket name within 63 characters)"
         )
     return stack
 
@@ -212,7 +214,8 @@ class StackSettings(BaseModel):
     provider_region: str | None = Field(default=None, alias="gcp:region")
     region: VertexRegion = "us-central1"
     force_destroy: bool = False
-    kms_key_name: str | None = None
+    # Pulumi.yaml's default is "" (its schema has no null): empty means Google-managed keys.
+    kms_key_name: Annotated[str | None, BeforeValidator(lambda key: key or None)] = None
     repository_id: Annotated[str, AfterValidator(_repository_id)] = "training-images"
     immutable_tags: bool = False
     keep_recent_versions: Annotated[int, Field(ge=1, le=1000)] = 10
@@ -246,16 +249,6 @@ class StackSettings(BaseModel):
                 )
         return self
 
-    @model_validator(mode="after")
-    def _bucket_names_fit(self) -> StackSettings:
-        longest = self.bucket_name("access-logs")
-        if len(longest) > 63:
-            raise ValueError(
-                f"gcp:project: bucket name {longest!r} would be {len(longest)} characters; "
-                "bucket names are at most 63 (use a shorter project ID or stack name)"
-            )
-        return self
-
     @property
     def common_labels(self) -> dict[str, str]:
         """Labels on every labelled resource: the stack's own, plus what identifies it."""
@@ -276,8 +269,9 @@ class StackSettings(BaseModel):
         return f"{self.project}-{self.stack}-{role}"
 
 
-# Keys whose stack value is structured (YAML object or list): the CLI hands them over as JSON.
-_STRUCTURED_KEYS = {"deployers", "labels", "buckets"}
+# Keys whose value is text. Every other key arrives from the CLI as JSON text (numbers,
+# booleans, lists, objects) and is decoded before validation.
+_TEXT_KEYS = {"region", "kmsKeyName", "repositoryId"}
 
 
 def _known_keys() -> set[str]:
@@ -308,7 +302,7 @@ def _read_raw() -> dict[str, Any]:
         value = project_config.get(key)
         if value is None:
             continue
-        if key in _STRUCTURED_KEYS:
+        if key not in _TEXT_KEYS:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError:

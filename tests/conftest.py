@@ -1,0 +1,27 @@
+"""Shared fixtures: the project root on sys.path and one engine run per shipped stack."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+from tests.engine import StackRun, run_stack, stack_names  # noqa: E402
+
+SHIPPED_STACKS = stack_names()
+
+
+@pytest.fixture(scope="session")
+def stack_runs() -> dict[str, StackRun]:
+    """The real program, run once per stack in stacks/, shared by the read-only tests."""
+    return {stack: run_stack(stack) for stack in SHIPPED_STACKS}
+
+
+@pytest.fixture(params=SHIPPED_STACKS)
+def stack_run(request, stack_runs) -> StackRun:
+    return stack_runs[request.param]
