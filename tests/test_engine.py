@@ -53,9 +53,6 @@ def test_preview_mode_reaches_the_program():
 
 def test_unanswered_invokes_fail_loudly(tmp_path):
     program = tmp_path / "__main__.py"
-    program.write_text(
-        "import pulumi_gcp as gcp\n"
-        "gcp.compute.get_zones(region='us-central1')\n"
-    )
+    program.write_text("import pulumi_gcp as gcp\ngcp.compute.get_zones(region='us-central1')\n")
     with pytest.raises(Exception, match="does not answer invoke 'gcp:compute/getZones"):
         run_stack("dev", program=program)
