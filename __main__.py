@@ -1,14 +1,21 @@
 """vertex-training: one environment's Vertex AI training platform, in one region."""
 
+from pathlib import Path
+
 import pulumi
 import pulumi_gcp as gcp
 
 from components.encryption import KeyAccess, KeyAccessArgs
 from components.iam import TrainingIdentity, TrainingIdentityArgs
+from components.images import TrainingImages, TrainingImagesArgs
 from components.registry import ImageRepository, ImageRepositoryArgs
+from components.sample_data import SampleDataset, SampleDatasetArgs
 from components.services import ProjectServices, ProjectServicesArgs
 from components.storage import BucketLifecycleArgs, TrainingBuckets, TrainingBucketsArgs
+from components.training_jobs import TrainingJobs, TrainingJobsArgs
 from config import load_settings
+
+PROJECT_DIR = Path(__file__).parent
 
 settings = load_settings()  # raises before any resource exists if the config is bad
 
@@ -87,6 +94,62 @@ identity = TrainingIdentity(
     opts=after_services,
 )
 
+sample_data: dict[str, pulumi.Output[str]] = {}
+data_ready: list[pulumi.Resource] = []
+if settings.upload_sample_data:
+    sample = SampleDataset(
+        "sample-data",
+        SampleDatasetArgs(
+            bucket=buckets.data_bucket, source_dir=PROJECT_DIR / "images/trainer/sample_data"
+        ),
+        opts=after_services,
+    )
+    sample_data = {"train-data": sample.train_uri, "val-data": sample.val_uri}
+    data_ready.append(sample)
+    pulumi.export("sampleTrainDataUri", sample.train_uri)
+    pulumi.export("sampleValDataUri", sample.val_uri)
+
+# The last update's images seed the build cache (a stack reads its own previous outputs).
+previous_images = (
+    pulumi.StackReference(
+        f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    ).get_output("images")
+    if settings.cache_from_previous_images
+    else {}
+)
+images = TrainingImages(
+    "trainer",
+    TrainingImagesArgs(
+        repository_url=repository.repository_url,
+        context_dir=PROJECT_DIR / "images",
+        flavours=settings.images,
+        access_token=gcp.organizations.get_client_config_output(
+            opts=pulumi.InvokeOutputOptions(provider=provider)
+        ).access_token,
+        cache_from=pulumi.Output.from_input(previous_images).apply(lambda names: names or {}),
+    ),
+    # Push only once the repository exists and the training identity can read it.
+    opts=pulumi.ResourceOptions(providers=[provider], depends_on=[repository, identity]),
+)
+
+jobs = TrainingJobs(
+    "jobs",
+    TrainingJobsArgs(
+        project=settings.project,
+        region=settings.region,
+        jobs=settings.jobs,
+        image_digests=images.repo_digests,
+        service_account=identity.email,
+        output_bucket=buckets.output_bucket,
+        default_data=sample_data,
+        labels=settings.common_labels,
+        api_endpoint=settings.api_endpoint,
+        kms_key_name=settings.kms_key_name,
+    ),
+    # The job may start at once: its data, its bucket grants and its image must exist.
+    opts=pulumi.ResourceOptions(depends_on=[identity, images, *data_ready, *encryption_ready]),
+)
+
 pulumi.export("project", settings.project)
 pulumi.export("region", settings.region)
 pulumi.export("repositoryUrl", repository.repository_url)
@@ -96,3 +159,6 @@ pulumi.export("outputBucket", buckets.output_bucket)
 pulumi.export("outputBucketUri", buckets.output_uri)
 pulumi.export("accessLogBucket", buckets.access_log_bucket)
 pulumi.export("trainingServiceAccount", identity.email)
+pulumi.export("images", images.image_names)
+pulumi.export("imageDigests", images.repo_digests)
+pulumi.export("jobs", jobs.jobs)

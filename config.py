@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import typing
 from typing import Annotated, Any
 
 import pulumi
@@ -23,6 +24,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from components.images import IMAGE_FLAVOURS
+from jobs_config import TRAINER_DATA_FLAGS, Jobs
 
 NAMESPACE = "vertex-training"
 
@@ -77,6 +81,7 @@ KMS_KEY_PATTERN = re.compile(
     r"/keyRings/(?P<ring>[^/]+)/cryptoKeys/(?P<key>[^/]+)$"
 )
 STACK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+API_ENDPOINT_PATTERN = re.compile(r"^(?P<host>[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?$")
 LABEL_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE_PATTERN = re.compile(r"^[a-z0-9_-]{0,63}$")
 # Labels the program sets itself; a stack may not override them.
@@ -131,6 +136,21 @@ def _member(member: str) -> str:
     if member.endswith("-compute@developer.gserviceaccount.com"):
         raise ValueError(f"{member!r} is the Compute Engine default service account; not allowed")
     return member
+
+
+def _image_flavour(flavour: str) -> str:
+    if flavour not in IMAGE_FLAVOURS:
+        raise ValueError(
+            f"{flavour!r} is not an image flavour; allowed: {', '.join(IMAGE_FLAVOURS)}"
+            f"{_suggest(flavour, set(IMAGE_FLAVOURS))}"
+        )
+    return flavour
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{values!r} lists an entry twice")
+    return values
 
 
 def _stack_name(stack: str) -> str:
@@ -223,6 +243,13 @@ class StackSettings(BaseModel):
     grant_service_agent_registry_read: bool = False
     deployers: list[Member] = []
     labels: Annotated[dict[str, str], AfterValidator(_labels)] = {}
+    images: Annotated[
+        list[Annotated[str, AfterValidator(_image_flavour)]], AfterValidator(_unique)
+    ] = ["cpu", "gpu"]
+    cache_from_previous_images: bool = True
+    upload_sample_data: bool = True
+    api_endpoint: Annotated[str | None, BeforeValidator(lambda host: host or None)] = None
+    jobs: Jobs = []
     buckets: BucketsSettings = BucketsSettings()
 
     @model_validator(mode="after")
@@ -249,6 +276,48 @@ class StackSettings(BaseModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _jobs_fit_the_stack(self) -> StackSettings:
+        for index, job in enumerate(self.jobs):
+            key = f"{NAMESPACE}:jobs[{index}]"
+            if job.image not in self.images:
+                raise ValueError(
+                    f"{key}.image: {job.image!r} is not built by this stack "
+                    f"({NAMESPACE}:images is {self.images}); add it there or pick another"
+                )
+            if job.tensorboard:
+                location = job.tensorboard.split("/locations/")[1].split("/")[0]
+                if location != self.region:
+                    raise ValueError(
+                        f"{key}.tensorboard: location {location!r} is not the stack's region "
+                        f"{self.region!r}"
+                    )
+            missing = [flag for flag in TRAINER_DATA_FLAGS if flag not in job.args]
+            if missing and not self.upload_sample_data:
+                raise ValueError(
+                    f"{key}.args: set {', '.join(missing)} (gs:// URIs of your data); "
+                    f"{NAMESPACE}:uploadSampleData is false, so there is no sample data"
+                )
+            try:
+                _labels(job.labels)
+            except ValueError as error:
+                raise ValueError(f"{key}.labels: {error}") from None
+        if self.api_endpoint:
+            match = API_ENDPOINT_PATTERN.match(self.api_endpoint)
+            if not match:
+                raise ValueError(
+                    f"{NAMESPACE}:apiEndpoint: {self.api_endpoint!r} is not a host name "
+                    "(e.g. us-central1-aiplatform.googleapis.com or a Private Service Connect "
+                    "endpoint)"
+                )
+            regional = re.match(r"^([a-z0-9-]+)-aiplatform\.googleapis\.com$", match["host"])
+            if regional and regional[1] != self.region:
+                raise ValueError(
+                    f"{NAMESPACE}:apiEndpoint: {self.api_endpoint!r} serves "
+                    f"{regional[1]!r}, not the stack's region {self.region!r}"
+                )
+        return self
+
     @property
     def common_labels(self) -> dict[str, str]:
         """Labels on every labelled resource: the stack's own, plus what identifies it."""
@@ -271,7 +340,7 @@ class StackSettings(BaseModel):
 
 # Keys whose value is text. Every other key arrives from the CLI as JSON text (numbers,
 # booleans, lists, objects) and is decoded before validation.
-_TEXT_KEYS = {"region", "kmsKeyName", "repositoryId"}
+_TEXT_KEYS = {"region", "kmsKeyName", "repositoryId", "apiEndpoint"}
 
 
 def _known_keys() -> set[str]:
@@ -329,15 +398,27 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{path}: {error.get('input')!r} is not allowed: {message}"
 
 
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `list[Job]` or `Study | None`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        model = _model_in(argument)
+        if model is not None:
+            return model
+    return None
+
+
 def _section_keys(loc: tuple) -> set[str]:
     """The allowed keys of the section an `extra_forbidden` error points into."""
-    model: type[BaseModel] = StackSettings
+    model: type[BaseModel] | None = StackSettings
     for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # a list index: same model
         field = next((f for f in model.model_fields.values() if f.alias == part), None)
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        model = _model_in(field.annotation) if field else None
+        if model is None:
             return set()
-        model = annotation
     return {field.alias or name for name, field in model.model_fields.items()}
 
 

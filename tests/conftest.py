@@ -13,6 +13,9 @@ if str(PROJECT_DIR) not in sys.path:
 
 from tests.engine import StackRun, run_stack, stack_names  # noqa: E402
 
+# The fake Vertex JobService's fixtures (vertex_fake, hosted_vertex, hosted), for every module.
+from tests.fakes.vertex_job_service import hosted, hosted_vertex, vertex_fake  # noqa: E402, F401
+
 SHIPPED_STACKS = stack_names()
 
 

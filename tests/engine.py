@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import json
 import runpy
 import threading
@@ -30,7 +31,7 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.settings import configure
+from pulumi.runtime.settings import configure, get_project, get_stack
 from pulumi.runtime.stack import run_in_stack
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -178,9 +179,16 @@ def cli_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str,
 # ---- the mocked providers ----------------------------------------------------------------
 
 
+def _fake_digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def _mock_outputs(args: pulumi_mocks.MockResourceArgs, project: str) -> dict:
     inputs = args.inputs
     name = args.name
+    if args.typ == "docker:index/image:Image":
+        image = inputs["imageName"]
+        return {"repoDigest": f"{image.rsplit(':', 1)[0]}@{_fake_digest(image)}"}
     if args.typ == "gcp:storage/bucket:Bucket":
         bucket = inputs.get("name", name)
         return {
@@ -204,15 +212,29 @@ def _mock_outputs(args: pulumi_mocks.MockResourceArgs, project: str) -> dict:
 
 
 class _RecordingMocks(pulumi_mocks.Mocks):
-    def __init__(self, project: str, region: str, handlers: dict[str, ResourceHandler]):
+    def __init__(
+        self,
+        project: str,
+        region: str,
+        handlers: dict[str, ResourceHandler],
+        previous_outputs: dict,
+    ):
         self.project = project
         self.region = region
         self.handlers = handlers
+        self.previous_outputs = previous_outputs
         self.invokes: list[tuple[str, dict]] = []
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
         if args.typ in self.handlers:
             return self.handlers[args.typ](args)
+        if args.typ == "pulumi:pulumi:StackReference":
+            # Only the program's reference to its own stack is answered: its last outputs.
+            expected = f"organization/{get_project()}/{get_stack()}"
+            if args.inputs.get("name") != expected:
+                raise NotImplementedError(f"no stack {args.inputs.get('name')!r} in the engine")
+            outputs = {"outputs": self.previous_outputs, "secretOutputNames": []}
+            return args.inputs["name"], {**args.inputs, **outputs}
         resource_id = f"{args.name}-id" if args.custom else None
         return resource_id, {**args.inputs, **_mock_outputs(args, self.project)}
 
@@ -273,10 +295,13 @@ def run_stack(
     *,
     preview: bool = False,
     resource_handlers: dict[str, ResourceHandler] | None = None,
+    previous_outputs: dict | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
 ) -> StackRun:
     """Run the project's program for `stack` and return everything it registered.
 
+    `previous_outputs` are the stack outputs of the last update, as a self stack reference
+    reads them (empty: a first update).
     Raises whatever the program raises (e.g. `config.ConfigError`), after the runtime has
     drained, so a test can also assert how many resources were registered before it.
     """
@@ -286,6 +311,7 @@ def run_stack(
         project=wire_config.get("gcp:project", "unset-project"),
         region=wire_config.get(f"{project_name}:region", "unset-region"),
         handlers=resource_handlers or {},
+        previous_outputs=previous_outputs or {},
     )
     monitor = _RecordingMonitor(mocks)
     failure: list[BaseException] = []

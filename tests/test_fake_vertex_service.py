@@ -9,9 +9,6 @@ from google.cloud import aiplatform_v1
 
 from components.vertex_jobs_provider import Endpoint, make_job_client
 from tests.fakes import CUSTOM, FakeVertexJobService
-from tests.fakes import vertex_job_service as fakes
-
-vertex_fake = fakes.vertex_fake  # fixture
 
 PARENT = "projects/my-project/locations/us-central1"
 

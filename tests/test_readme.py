@@ -16,12 +16,12 @@ def _provision_table() -> str:
 
 def test_provision_table_lists_exactly_what_the_stacks_register(stack_runs):
     table = _provision_table()
-    documented = set(re.findall(r"`((?:vtrain|gcp):[\w/]+:\w+)`", table))
+    documented = set(re.findall(r"`((?:vtrain|gcp|docker|pulumi-python):[\w/]+:\w+)`", table))
     registered = {
         resource.type
         for run in stack_runs.values()
         for resource in run.resources
-        if resource.type.startswith(("vtrain:", "gcp:"))
+        if resource.type.startswith(("vtrain:", "gcp:", "docker:", "pulumi-python:"))
     }
     assert documented == registered
 

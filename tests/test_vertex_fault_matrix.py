@@ -26,10 +26,6 @@ from components.vertex_jobs_provider import (
 )
 from tests.dynamic_host import DynamicProviderError
 from tests.fakes import custom_job_inputs, tuning_job_inputs
-from tests.fakes import vertex_job_service as fakes
-
-# Fixtures from the fake, made visible to this module.
-vertex_fake, hosted_vertex, hosted = fakes.vertex_fake, fakes.hosted_vertex, fakes.hosted
 
 Code = grpc.StatusCode
 

@@ -34,10 +34,6 @@ from components.vertex_jobs_provider import (
 )
 from tests.dynamic_host import PROJECT_DIR, UNKNOWN
 from tests.fakes import OTHER_IMAGE, custom_job_inputs, tuning_job_inputs
-from tests.fakes import vertex_job_service as fakes
-
-# Fixtures from the fake, made visible to this module.
-vertex_fake, hosted_vertex, hosted = fakes.vertex_fake, fakes.hosted_vertex, fakes.hosted
 
 CONSOLE = "https://console.cloud.google.com/vertex-ai/locations/us-central1/training"
 
