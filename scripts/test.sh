@@ -17,6 +17,10 @@ if [ -f policy/requirements.txt ]; then
   policy/.venv/bin/pip install "${pip_quiet[@]}" -r policy/requirements.txt
 fi
 
+# The policy tests skip without policy/.venv on a developer's machine; here it was just
+# built, so a missing one is an error.
+export VTRAIN_REQUIRE_POLICY_PACK=1
+
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"

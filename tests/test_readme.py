@@ -39,3 +39,12 @@ def test_config_table_covers_every_declared_key():
 def test_the_test_command_in_the_readme_is_what_ci_runs():
     assert "\nscripts/test.sh\n" in README
     assert "scripts/test.sh" in (PROJECT_DIR / ".ci" / "run").read_text()
+
+
+def test_every_path_the_readme_points_to_exists():
+    paths = set(
+        re.findall(r"`((?:images|policy|docs|tests|benchmarks|scripts|\.github)/[\w./-]+)`", README)
+    )
+    assert len(paths) >= 8
+    for path in paths:
+        assert (PROJECT_DIR / path).exists(), path
