@@ -255,6 +255,8 @@ class Job(_Section):
     name: str
     image: Literal["cpu", "gpu"] = "cpu"
     worker_pools: Annotated[list[WorkerPool], Field(min_length=1, max_length=3)] = [WorkerPool()]
+    # Overrides the image's ENTRYPOINT (python -m trainer.task); empty keeps it.
+    command: list[str] = []
     args: dict[str, str | int | float | bool] = {}
     env: dict[str, str] = {}
     timeout: Duration = "4h"

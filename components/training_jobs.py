@@ -116,11 +116,13 @@ def _flag_value(value: Any) -> Any:
 def job_spec(job: Job, args: TrainingJobsArgs) -> dict[str, Any]:
     """The CustomJobSpec (proto3 JSON) of a job; a tuning job's trial job spec."""
     image = pulumi.Output.from_input(args.image_digests).apply(lambda digests: digests[job.image])
-    container = {
+    container: dict[str, Any] = {
         "image_uri": image,
         "args": trainer_args(job, args.default_data),
         "env": [{"name": key, "value": value} for key, value in sorted(job.env.items())],
     }
+    if job.command:
+        container["command"] = job.command
     scheduling: dict[str, Any] = {
         "timeout": f"{job.timeout_seconds}s",
         "restart_job_on_worker_restart": job.restart_job_on_worker_restart,

@@ -128,6 +128,22 @@ def test_jobs_wait_for_data_grants_and_images(stack_runs):
             assert needed <= set(job.dependencies), job.name
 
 
+def test_command_and_env_reach_the_container():
+    jobs = [
+        {
+            "name": "custom-entry",
+            "command": ["python", "-m", "trainer.task"],
+            "env": {"TORCH_LOGS": "recompiles"},
+        }
+    ]
+    run = run_stack("dev", {f"{NS}:jobs": jobs})
+    container = _jobs(run)["custom-entry"]["job_spec"]["worker_pool_specs"][0]["container_spec"]
+    assert container["command"] == ["python", "-m", "trainer.task"]
+    assert container["env"] == [{"name": "TORCH_LOGS", "value": "recompiles"}]
+    default = _jobs(run_stack("dev"))["penguins-baseline"]["job_spec"]["worker_pool_specs"][0]
+    assert "command" not in default["container_spec"]
+
+
 def test_api_endpoint_and_wait_reach_the_job():
     jobs = [{"name": "smoke", "wait": {"untilTerminal": True, "timeoutSeconds": 300}}]
     run = run_stack("dev", {f"{NS}:jobs": jobs, f"{NS}:apiEndpoint": "vertex.p.googleapis.com"})
