@@ -101,8 +101,8 @@ _OUTPUT_DEFAULTS = {
 }
 
 
-class CustomJob(pulumi.dynamic.Resource, module=TYPE_MODULE, name="CustomJob"):
-    """A Vertex AI ``CustomJob``: submitted on create, cancelled and deleted on destroy."""
+class _VertexJob(pulumi.dynamic.Resource):
+    """What both job kinds take and report (annotations only; the subclasses register)."""
 
     project: pulumi.Output[str]
     region: pulumi.Output[str]
@@ -114,7 +114,7 @@ class CustomJob(pulumi.dynamic.Resource, module=TYPE_MODULE, name="CustomJob"):
     wait: pulumi.Output[dict[str, Any] | None]
     resource_uid: pulumi.Output[str]
     name: pulumi.Output[str]
-    """Full resource name, projects/<p>/locations/<region>/customJobs/<id> (also the id)."""
+    """Full resource name, projects/<p>/locations/<region>/<kind>/<id> (also the id)."""
     job_id: pulumi.Output[str]
     state: pulumi.Output[str]
     """e.g. JOB_STATE_QUEUED at create; refresh to see RUNNING, SUCCEEDED or FAILED."""
@@ -124,6 +124,10 @@ class CustomJob(pulumi.dynamic.Resource, module=TYPE_MODULE, name="CustomJob"):
     end_time: pulumi.Output[str | None]
     error: pulumi.Output[dict[str, Any] | None]
     """``{code, message}`` of a FAILED or CANCELLED job, else None."""
+
+
+class CustomJob(_VertexJob, module=TYPE_MODULE, name="CustomJob"):
+    """A Vertex AI ``CustomJob``: submitted on create, cancelled and deleted on destroy."""
 
     def __init__(
         self,
@@ -135,33 +139,13 @@ class CustomJob(pulumi.dynamic.Resource, module=TYPE_MODULE, name="CustomJob"):
         super().__init__(CustomJobProvider(), resource_name, props, opts)
 
 
-class HyperparameterTuningJob(
-    pulumi.dynamic.Resource, module=TYPE_MODULE, name="HyperparameterTuningJob"
-):
+class HyperparameterTuningJob(_VertexJob, module=TYPE_MODULE, name="HyperparameterTuningJob"):
     """A Vertex AI ``HyperparameterTuningJob``; refresh to see trials and the best trial."""
 
-    project: pulumi.Output[str]
-    region: pulumi.Output[str]
-    api_endpoint: pulumi.Output[str | None]
-    display_name: pulumi.Output[str]
-    labels: pulumi.Output[dict[str, str]]
-    job_spec: pulumi.Output[dict[str, Any]]
-    encryption_kms_key: pulumi.Output[str | None]
-    wait: pulumi.Output[dict[str, Any] | None]
     study_spec: pulumi.Output[dict[str, Any]]
     max_trial_count: pulumi.Output[int]
     parallel_trial_count: pulumi.Output[int]
     max_failed_trial_count: pulumi.Output[int]
-    resource_uid: pulumi.Output[str]
-    name: pulumi.Output[str]
-    """projects/<p>/locations/<region>/hyperparameterTuningJobs/<id> (also the id)."""
-    job_id: pulumi.Output[str]
-    state: pulumi.Output[str]
-    console_url: pulumi.Output[str]
-    create_time: pulumi.Output[str]
-    start_time: pulumi.Output[str | None]
-    end_time: pulumi.Output[str | None]
-    error: pulumi.Output[dict[str, Any] | None]
     best_trial: pulumi.Output[dict[str, Any] | None]
     """``{id, parameters, metric_id, metric_value}`` of the best SUCCEEDED trial, or None."""
     trials: pulumi.Output[list[dict[str, Any]]]

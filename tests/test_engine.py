@@ -46,9 +46,11 @@ def test_secure_values_need_an_override():
         cli_config("dev", {"gcp:project": {"secure": "v1:abc"}})
 
 
-def test_preview_mode_reaches_the_program():
-    run = run_stack("dev", preview=True)
-    assert run.plain_outputs["region"] == "us-central1"
+@pytest.mark.parametrize("preview", [True, False])
+def test_preview_mode_reaches_the_program(tmp_path, preview):
+    program = tmp_path / "__main__.py"
+    program.write_text("import pulumi\npulumi.export('dry', pulumi.runtime.is_dry_run())\n")
+    assert run_stack("dev", preview=preview, program=program).outputs == {"dry": preview}
 
 
 def test_unanswered_invokes_fail_loudly(tmp_path):
