@@ -327,10 +327,6 @@ class Job(_Section):
     def max_wait_seconds(self) -> int | None:
         return _duration_seconds(self.max_wait_duration) if self.max_wait_duration else None
 
-    @property
-    def accelerator_types(self) -> set[str]:
-        return {pool.accelerator_type for pool in self.worker_pools if pool.accelerator_type}
-
 
 def unique_job_names(jobs: list[Job]) -> list[Job]:
     names = [job.name for job in jobs]

@@ -64,8 +64,8 @@ def context_digest(context_dir: Path, dockerfile: Path) -> str:
 class TrainingImagesArgs:
     repository_url: pulumi.Input[str]  # <region>-docker.pkg.dev/<project>/<repository>
     context_dir: Path  # holds <flavour>/Dockerfile and the trainer package
+    access_token: pulumi.Input[str]  # the stack's Google access token; pushed as a secret
     flavours: list[str] = field(default_factory=lambda: list(IMAGE_FLAVOURS))
-    access_token: pulumi.Input[str] = ""
     # Images from the last update, used as build cache; empty on a first update.
     cache_from: pulumi.Input[dict[str, str]] = field(default_factory=dict)
 
