@@ -1,0 +1,130 @@
+"""TrainingImages: CPU and GPU images built for Vertex, pushed by content tag, used by digest."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from components.images import context_digest
+from tests.harness.engine import FAKE_ACCESS_TOKEN, PROJECT_DIR, is_secret, run_stack
+
+NS = "vertex-training"
+IMAGES_DIR = PROJECT_DIR / "images"
+
+
+def _images(run) -> dict[str, object]:
+    return {
+        image.name.removeprefix("trainer-"): image
+        for image in run.of_type("docker:index/image:Image")
+    }
+
+
+def test_both_images_pushed_to_the_stack_repository(stack_runs):
+    run = stack_runs["prod"]
+    images = _images(run)
+    assert set(images) == {"cpu", "gpu"}
+    repository_url = run.plain_outputs["repositoryUrl"]
+    for flavour, image in images.items():
+        inputs = image.plain_inputs
+        tag = "ctx-" + context_digest(IMAGES_DIR, IMAGES_DIR / flavour / "Dockerfile")[:16]
+        assert inputs["imageName"] == f"{repository_url}/trainer-{flavour}:{tag}"
+        assert inputs["build"]["platform"] == "linux/amd64"
+        assert inputs["build"]["context"] == str(IMAGES_DIR)
+        assert inputs["build"]["dockerfile"] == str(IMAGES_DIR / flavour / "Dockerfile")
+        assert inputs["skipPush"] is False
+
+
+def test_registry_credentials_are_the_stack_token_and_secret(stack_runs):
+    for image in _images(stack_runs["staging"]).values():
+        registry = image.inputs["registry"]
+        assert is_secret(registry)
+        assert registry["value"] == {
+            "server": "us-central1-docker.pkg.dev",
+            "username": "oauth2accesstoken",
+            "password": FAKE_ACCESS_TOKEN,
+        }
+    tokens = [token for token, _ in stack_runs["staging"].invokes]
+    assert "gcp:organizations/getClientConfig:getClientConfig" in tokens
+
+
+def test_images_wait_for_the_repository_and_its_readers(stack_runs):
+    run = stack_runs["prod"]
+    (repository,) = run.of_type("gcp:artifactregistry/repository:Repository")
+    readers = run.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
+    for image in _images(run).values():
+        assert repository.urn in image.dependencies
+        assert {reader.urn for reader in readers} <= set(image.dependencies)
+
+
+def test_repo_digests_are_exported_by_flavour(stack_runs):
+    outputs = stack_runs["prod"].plain_outputs
+    for flavour in ("cpu", "gpu"):
+        image = outputs["images"][flavour]
+        digest = outputs["imageDigests"][flavour]
+        assert digest.startswith(image.rsplit(":", 1)[0] + "@sha256:")
+
+
+def test_the_stack_config_chooses_the_flavours(stack_runs):
+    assert set(_images(stack_runs["dev"])) == {"cpu"}
+    gpu_only = run_stack("dev", {f"{NS}:images": ["gpu"], f"{NS}:jobs": []})
+    assert set(_images(gpu_only)) == {"gpu"}
+
+
+def test_unknown_flavour_is_a_config_error():
+    from config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"images\[0\]: 'gpus' is not an image flavour"):
+        run_stack("dev", {f"{NS}:images": ["gpus"]})
+
+
+def test_previous_images_seed_the_build_cache():
+    previous = {"cpu": "us-central1-docker.pkg.dev/acme-ml-dev/training-images/trainer-cpu:ctx-0"}
+    first = _images(run_stack("dev"))["cpu"].plain_inputs
+    later = _images(run_stack("dev", previous_outputs={"images": previous}))["cpu"].plain_inputs
+    assert first["build"]["cacheFrom"] == {"images": []}
+    assert later["build"]["cacheFrom"] == {"images": [previous["cpu"]]}
+    assert later["build"]["args"] == {"BUILDKIT_INLINE_CACHE": "1"}
+    off = run_stack("dev", {f"{NS}:cacheFromPreviousImages": False}, previous_outputs={})
+    assert not off.of_type("pulumi:pulumi:StackReference")
+
+
+@pytest.fixture()
+def context_copy(tmp_path):
+    copy = tmp_path / "images"
+    shutil.copytree(IMAGES_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def _tag(context):
+    return context_digest(context, context / "cpu" / "Dockerfile")
+
+
+def test_tag_changes_with_trainer_code(context_copy):
+    before = _tag(context_copy)
+    task = context_copy / "trainer" / "trainer" / "task.py"
+    task.write_text(task.read_text() + "\n# changed\n")
+    assert _tag(context_copy) != before
+
+
+def test_tag_changes_with_the_dockerfile(context_copy):
+    before = _tag(context_copy)
+    dockerfile = context_copy / "cpu" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "\nLABEL changed=yes\n")
+    assert _tag(context_copy) != before
+
+
+def test_tag_ignores_what_dockerignore_keeps_out(context_copy):
+    before = _tag(context_copy)
+    (context_copy / "trainer" / "sample_data" / "extra.csv").write_text("a,b\n1,2\n")
+    cache = context_copy / "trainer" / "trainer" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "task.cpython-311.pyc").write_bytes(b"\0")
+    assert _tag(context_copy) == before
+
+
+def test_negated_dockerignore_patterns_are_refused(context_copy):
+    ignore = context_copy / ".dockerignore"
+    ignore.write_text(ignore.read_text() + "\n!trainer/sample_data/train.csv\n")
+    with pytest.raises(ValueError, match="'!' patterns are not supported"):
+        _tag(context_copy)

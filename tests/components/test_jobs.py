@@ -1,0 +1,199 @@
+"""TrainingJobs: the stack's configured jobs, launched, refreshed and destroyed for real.
+
+The last tests run whole stacks through Pulumi's dynamic-provider host against the fake
+Vertex JobService: the real aiplatform client, real gRPC, the provider as the CLI runs it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from google.cloud import aiplatform_v1
+from google.protobuf import json_format
+
+from components.vertex_jobs import CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE
+from tests.harness.engine import run_stack
+
+NS = "vertex-training"
+JOB_TYPES = (CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE)
+
+
+def _jobs(run) -> dict[str, dict]:
+    return {job.name: job.plain_inputs for job_type in JOB_TYPES for job in run.of_type(job_type)}
+
+
+def test_each_configured_job_becomes_one_resource(stack_runs):
+    assert set(_jobs(stack_runs["dev"])) == {"penguins-baseline"}
+    staging = stack_runs["staging"]
+    assert [j.name for j in staging.of_type(CUSTOM_JOB_TYPE)] == ["penguins-baseline"]
+    assert [j.name for j in staging.of_type(HYPERPARAMETER_TUNING_JOB_TYPE)] == ["penguins-tuning"]
+    (component,) = staging.of_type("vtrain:jobs:TrainingJobs")
+    for job_type in JOB_TYPES:
+        assert all(job.parent == component.urn for job in staging.of_type(job_type))
+
+
+def test_job_runs_the_stack_image_by_digest_as_the_training_account(stack_run):
+    outputs = stack_run.plain_outputs
+    for name, job in _jobs(stack_run).items():
+        spec = job["job_spec"]
+        flavour = (
+            "gpu" if spec["worker_pool_specs"][0]["machine_spec"].get("accelerator_type") else "cpu"
+        )
+        for pool in spec["worker_pool_specs"]:
+            assert pool["container_spec"]["image_uri"] == outputs["imageDigests"][flavour]
+            assert "@sha256:" in pool["container_spec"]["image_uri"]
+        assert spec["service_account"] == outputs["trainingServiceAccount"]
+        prefix = spec["base_output_directory"]["output_uri_prefix"]
+        assert prefix == f"gs://{outputs['outputBucket']}/jobs/{name}/"
+        assert job["project"] == outputs["project"] and job["region"] == outputs["region"]
+        assert {"vtrain-stack", "vtrain-project"} <= set(job["labels"])
+        assert job["labels"]["vtrain-job"] == name
+
+
+def test_trainer_flags_carry_the_data_and_the_job_args(stack_runs):
+    outputs = stack_runs["dev"].plain_outputs
+    job = _jobs(stack_runs["dev"])["penguins-baseline"]
+    args = job["job_spec"]["worker_pool_specs"][0]["container_spec"]["args"]
+    assert args == [
+        f"--train-data={outputs['sampleTrainDataUri']}",
+        f"--val-data={outputs['sampleValDataUri']}",
+        "--epochs=30",
+        "--learning-rate=0.01",
+    ]
+    assert job["job_spec"]["scheduling"]["timeout"] == "1800s"
+    assert job["labels"]["purpose"] == "smoke-test"
+
+
+def test_own_data_replaces_the_sample_data():
+    jobs = [
+        {"name": "own", "args": {"train-data": "gs://mine/t.csv", "val-data": "gs://mine/v.csv"}}
+    ]
+    run = run_stack("dev", {f"{NS}:jobs": jobs, f"{NS}:uploadSampleData": False})
+    args = _jobs(run)["own"]["job_spec"]["worker_pool_specs"][0]["container_spec"]["args"]
+    assert args == ["--train-data=gs://mine/t.csv", "--val-data=gs://mine/v.csv"]
+
+
+def test_specs_parse_as_the_real_vertex_messages(stack_run):
+    for job in _jobs(stack_run).values():
+        spec = json_format.ParseDict(job["job_spec"], aiplatform_v1.CustomJobSpec.pb()())
+        assert spec.worker_pool_specs[0].container_spec.image_uri
+        if "study_spec" in job:
+            study = json_format.ParseDict(job["study_spec"], aiplatform_v1.StudySpec.pb()())
+            assert study.metrics[0].metric_id == "accuracy"
+
+
+def test_study_spec_is_translated_from_the_config(stack_runs):
+    job = _jobs(stack_runs["staging"])["penguins-tuning"]
+    study = job["study_spec"]
+    assert study["metrics"] == [{"metric_id": "accuracy", "goal": "MAXIMIZE"}]
+    assert study["algorithm"] == "RANDOM_SEARCH"
+    assert study["measurement_selection_type"] == "BEST_MEASUREMENT"
+    learning_rate, hidden_units, dropout = study["parameters"]
+    assert learning_rate == {
+        "parameter_id": "learning-rate",
+        "double_value_spec": {"min_value": 0.0001, "max_value": 0.1},
+        "scale_type": "UNIT_LOG_SCALE",
+    }
+    assert hidden_units["integer_value_spec"] == {"min_value": "16", "max_value": "128"}
+    assert dropout["discrete_value_spec"] == {"values": [0.0, 0.1, 0.3]}
+    assert (job["max_trial_count"], job["parallel_trial_count"]) == (12, 3)
+    assert job["max_failed_trial_count"] == 2
+
+
+def test_prod_jobs_use_gpus_cmek_and_spot_where_configured(stack_runs):
+    jobs = _jobs(stack_runs["prod"])
+    train, tuning = jobs["penguins-train"], jobs["penguins-tuning"]
+    machine = train["job_spec"]["worker_pool_specs"][0]["machine_spec"]
+    assert machine == {
+        "machine_type": "g2-standard-8",
+        "accelerator_type": "NVIDIA_L4",
+        "accelerator_count": 1,
+    }
+    assert train["job_spec"]["scheduling"]["restart_job_on_worker_restart"] is True
+    assert tuning["job_spec"]["scheduling"]["strategy"] == "SPOT"
+    for job in jobs.values():
+        assert job["encryption_kms_key"].endswith("/cryptoKeys/training-data")
+
+
+def test_jobs_wait_for_data_grants_and_images(stack_runs):
+    run = stack_runs["staging"]
+    training_member = f"serviceAccount:{run.plain_outputs['trainingServiceAccount']}"
+    needed = {
+        resource.urn
+        for resource in run.resources
+        if resource.type in ("gcp:storage/bucketObject:BucketObject", "docker:index/image:Image")
+        or resource.plain_inputs.get("member") == training_member
+    }
+    for job_type in JOB_TYPES:
+        for job in run.of_type(job_type):
+            assert needed <= set(job.dependencies), job.name
+
+
+def test_command_and_env_reach_the_container():
+    jobs = [
+        {
+            "name": "custom-entry",
+            "command": ["python", "-m", "trainer.task"],
+            "env": {"TORCH_LOGS": "recompiles"},
+        }
+    ]
+    run = run_stack("dev", {f"{NS}:jobs": jobs})
+    container = _jobs(run)["custom-entry"]["job_spec"]["worker_pool_specs"][0]["container_spec"]
+    assert container["command"] == ["python", "-m", "trainer.task"]
+    assert container["env"] == [{"name": "TORCH_LOGS", "value": "recompiles"}]
+    default = _jobs(run_stack("dev"))["penguins-baseline"]["job_spec"]["worker_pool_specs"][0]
+    assert "command" not in default["container_spec"]
+
+
+def test_api_endpoint_and_wait_reach_the_job():
+    jobs = [{"name": "smoke", "wait": {"untilTerminal": True, "timeoutSeconds": 300}}]
+    run = run_stack("dev", {f"{NS}:jobs": jobs, f"{NS}:apiEndpoint": "vertex.p.googleapis.com"})
+    job = _jobs(run)["smoke"]
+    assert job["api_endpoint"] == "vertex.p.googleapis.com"
+    assert job["wait"] == {"until_terminal": True, "timeout_seconds": 300}
+
+
+# ---- the whole stack through the provider host and the fake Vertex service --------------
+
+
+def _run_for_real(stack, host):
+    handler = host.engine_handler()
+    return run_stack(stack, resource_handlers={t: handler for t in JOB_TYPES})
+
+
+def test_up_submits_each_job_once_and_exports_its_state(hosted):
+    fake, host = hosted
+    run = _run_for_real("staging", host)
+    assert len(fake.job_names()) == 2
+    exported = run.plain_outputs["jobs"]
+    assert set(exported) == {"penguins-baseline", "penguins-tuning"}
+    for summary in exported.values():
+        assert summary["name"] in fake.job_names()
+        assert summary["state"] in ("JOB_STATE_QUEUED", "JOB_STATE_PENDING")
+        assert summary["console_url"].startswith("https://console.cloud.google.com/vertex-ai/")
+    submitted = fake.job(exported["penguins-baseline"]["name"])
+    assert submitted.job_spec.service_account == run.plain_outputs["trainingServiceAccount"]
+    assert submitted.labels["vtrain-stack"] == "staging"
+
+
+def test_refresh_reads_the_best_trial_and_destroy_leaves_nothing(hosted):
+    fake, host = hosted
+    run = _run_for_real("staging", host)
+    (tuning,) = run.of_type(HYPERPARAMETER_TUNING_JOB_TYPE)
+    name = tuning.id
+    fake.advance(name, "RUNNING")
+    fake.add_trial(name, {"learning-rate": 0.01, "hidden-units": 64, "dropout": 0.1}, 0.91)
+    fake.add_trial(name, {"learning-rate": 0.05, "hidden-units": 32, "dropout": 0.3}, 0.97)
+    fake.add_trial(
+        name, {"learning-rate": 0.09, "hidden-units": 16, "dropout": 0.0}, None, "INFEASIBLE"
+    )
+
+    refreshed = host.read(tuning.urn, name, tuning.outputs)["properties"]
+    assert refreshed["state"] == "JOB_STATE_RUNNING"
+    assert refreshed["best_trial"]["id"] == "2"
+    assert refreshed["best_trial"]["metric_value"] == pytest.approx(0.97)
+    assert len(refreshed["trials"]) == 3
+
+    for job_type in JOB_TYPES:
+        for job in run.of_type(job_type):
+            host.delete(job.urn, job.id, job.outputs)
+    assert fake.job_names() == [] and fake.live_jobs() == []

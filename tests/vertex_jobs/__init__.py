@@ -1,0 +1,1 @@
+"""vertex_jobs"""
