@@ -55,7 +55,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW")
     args = parser.parse_args()
-    text = json.dumps({stack: graph(stack) for stack in stack_names()}, indent=1, sort_keys=True, default=_plain)
+    text = json.dumps(
+        {stack: graph(stack) for stack in stack_names()}, indent=1, sort_keys=True, default=_plain
+    )
     for rename in args.rename:
         old, new = rename.split("=", 1)
         text = text.replace(old, new)

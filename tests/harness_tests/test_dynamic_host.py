@@ -15,6 +15,7 @@ from pulumi.runtime import rpc
 
 from components.vertex_jobs import CUSTOM_JOB_TYPE, CustomJob
 from components.vertex_jobs_provider import RESOURCE_UID_LABEL, CustomJobProvider
+from tests.harness import fake_job_service as fakes
 from tests.harness.dynamic_host import (
     PROJECT_DIR,
     UNKNOWN,
@@ -25,7 +26,6 @@ from tests.harness.dynamic_host import (
     to_struct,
 )
 from tests.harness.fake_job_service import custom_job_inputs
-from tests.harness import fake_job_service as fakes
 
 URN = make_urn("pulumi-python:dynamic:Echo", "echo")
 
