@@ -288,6 +288,19 @@ def tuning_job(**overrides: Any) -> Resource:
 POOL = ("job_spec", "worker_pool_specs", 0)
 
 
+def stack_resources(*extra: Resource) -> list[Resource]:
+    """A compliant stack's resources (what AnalyzeStack gets), plus `extra`."""
+    return [
+        bucket("data"),
+        bucket("output"),
+        bucket("access-logs"),
+        repository(),
+        custom_job(),
+        tuning_job(),
+        *extra,
+    ]
+
+
 @dataclass
 class Case:
     """One policy's fixtures. `unknown` is the path of the offending value in `failing`, and
