@@ -1,21 +1,18 @@
 """vertex-training: one environment's Vertex AI training platform, in one region."""
 
-from pathlib import Path
-
 import pulumi
 import pulumi_gcp as gcp
 
+from components.dataset import SampleDataset, SampleDatasetArgs
 from components.encryption import KeyAccess, KeyAccessArgs
 from components.iam import TrainingIdentity, TrainingIdentityArgs
 from components.images import TrainingImages, TrainingImagesArgs
+from components.jobs import TrainingJobs, TrainingJobsArgs
 from components.registry import ImageRepository, ImageRepositoryArgs
-from components.sample_data import SampleDataset, SampleDatasetArgs
 from components.services import ProjectServices, ProjectServicesArgs
-from components.storage import BucketLifecycleArgs, TrainingBuckets, TrainingBucketsArgs
-from components.training_jobs import TrainingJobs, TrainingJobsArgs
-from config import load_settings
-
-PROJECT_DIR = Path(__file__).parent
+from components.storage import TrainingBuckets, TrainingBucketsArgs
+from config.settings import load_settings
+from config.trainer import IMAGES_DIR, SAMPLE_DATA_DIR
 
 settings = load_settings()  # raises before any resource exists if the config is bad
 
@@ -45,7 +42,7 @@ encrypted_opts = pulumi.ResourceOptions.merge(
 )
 
 repository = ImageRepository(
-    "images",
+    "repository",
     ImageRepositoryArgs(
         project=settings.project,
         region=settings.region,
@@ -59,7 +56,6 @@ repository = ImageRepository(
     opts=encrypted_opts,
 )
 
-lifecycle = settings.buckets
 buckets = TrainingBuckets(
     "buckets",
     TrainingBucketsArgs(
@@ -68,9 +64,7 @@ buckets = TrainingBuckets(
         data_bucket_name=settings.bucket_name("data"),
         output_bucket_name=settings.bucket_name("output"),
         access_log_bucket_name=settings.bucket_name("access-logs"),
-        data_lifecycle=BucketLifecycleArgs(**lifecycle.data.model_dump()),
-        output_lifecycle=BucketLifecycleArgs(**lifecycle.output.model_dump()),
-        access_log_lifecycle=BucketLifecycleArgs(**lifecycle.access_logs.model_dump()),
+        lifecycle=settings.buckets,
         force_destroy=settings.force_destroy,
         kms_key_name=settings.kms_key_name,
         labels=settings.common_labels,
@@ -86,7 +80,7 @@ identity = TrainingIdentity(
         account_id=settings.training_account_id,
         data_bucket=buckets.data_bucket,
         output_bucket=buckets.output_bucket,
-        repository_location=settings.region,
+        region=settings.region,
         repository_name=repository.repository_name,
         grant_service_agent_registry_read=settings.grant_service_agent_registry_read,
         deployers=settings.deployers,
@@ -99,9 +93,7 @@ data_ready: list[pulumi.Resource] = []
 if settings.upload_sample_data:
     sample = SampleDataset(
         "sample-data",
-        SampleDatasetArgs(
-            bucket=buckets.data_bucket, source_dir=PROJECT_DIR / "images/trainer/sample_data"
-        ),
+        SampleDatasetArgs(bucket=buckets.data_bucket, source_dir=SAMPLE_DATA_DIR),
         opts=after_services,
     )
     sample_data = {"train-data": sample.train_uri, "val-data": sample.val_uri}
@@ -118,10 +110,10 @@ previous_images = (
     else {}
 )
 images = TrainingImages(
-    "trainer",
+    "images",
     TrainingImagesArgs(
         repository_url=repository.repository_url,
-        context_dir=PROJECT_DIR / "images",
+        context_dir=IMAGES_DIR,
         flavours=settings.images,
         access_token=gcp.organizations.get_client_config_output(
             opts=pulumi.InvokeOutputOptions(provider=provider)

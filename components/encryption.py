@@ -37,8 +37,8 @@ class KeyAccess(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: KeyAccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("vtrain:kms:KeyAccess", name, None, opts)
-        self._child = child_options(self, opts)
+        super().__init__("vtrain:encryption:KeyAccess", name, None, opts)
+        self._child_opts = child_options(self, opts)
         number = pulumi.Output.from_input(args.project_number)
         self.grants = [
             gcp.kms.CryptoKeyIAMMember(
@@ -46,7 +46,7 @@ class KeyAccess(pulumi.ComponentResource):
                 crypto_key_id=args.kms_key_name,
                 role=ENCRYPTER_DECRYPTER,
                 member=number.apply(lambda n, d=domain: f"serviceAccount:service-{n}@{d}"),
-                opts=self._child,
+                opts=self._child_opts,
             )
             for agent, domain in SERVICE_AGENT_DOMAINS.items()
         ]

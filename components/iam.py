@@ -24,7 +24,7 @@ class TrainingIdentityArgs:
     account_id: str
     data_bucket: pulumi.Input[str]
     output_bucket: pulumi.Input[str]
-    repository_location: str
+    region: str
     repository_name: pulumi.Input[str]
     grant_service_agent_registry_read: bool = False
     deployers: list[str] = field(default_factory=list)
@@ -53,14 +53,14 @@ class TrainingIdentity(pulumi.ComponentResource):
         self, name: str, args: TrainingIdentityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("vtrain:iam:TrainingIdentity", name, None, opts)
-        self._child = child_options(self, opts)
+        self._child_opts = child_options(self, opts)
         self.account = gcp.serviceaccount.Account(
             f"{name}-sa",
             project=args.project,
             account_id=args.account_id,
             display_name="Vertex AI training jobs",
             description="Runs this stack's Vertex AI training jobs. Managed by Pulumi.",
-            opts=self._child,
+            opts=self._child_opts,
         )
         self.email = self.account.email
         self.member = self.account.member
@@ -70,7 +70,7 @@ class TrainingIdentity(pulumi.ComponentResource):
                 bucket=bucket,
                 role=role,
                 member=self.member,
-                opts=self._child,
+                opts=self._child_opts,
             )
             for purpose, bucket, role in (
                 ("data-reader", args.data_bucket, "roles/storage.objectViewer"),
@@ -86,11 +86,11 @@ class TrainingIdentity(pulumi.ComponentResource):
             gcp.artifactregistry.RepositoryIamMember(
                 f"{name}-{purpose}",
                 project=args.project,
-                location=args.repository_location,
+                location=args.region,
                 repository=args.repository_name,
                 role=REGISTRY_READER,
                 member=member,
-                opts=self._child,
+                opts=self._child_opts,
             )
             for purpose, member in registry_readers.items()
         ]
@@ -102,14 +102,14 @@ class TrainingIdentity(pulumi.ComponentResource):
                     service_account_id=self.account.name,
                     role="roles/iam.serviceAccountUser",
                     member=deployer,
-                    opts=self._child,
+                    opts=self._child_opts,
                 ),
                 gcp.projects.IAMMember(
                     f"{name}-deployer-{index}-vertex-user",
                     project=args.project,
                     role="roles/aiplatform.user",
                     member=deployer,
-                    opts=self._child,
+                    opts=self._child_opts,
                 ),
             ]
         self.register_outputs({"email": self.email, "member": self.member})

@@ -11,11 +11,11 @@ import pulumi
 import pulumi_docker as docker
 
 from components import child_options
+from config.trainer import IMAGE_FLAVOURS
 
 # Artifact Registry accepts a short-lived OAuth token as the password of this user.
 REGISTRY_USERNAME = "oauth2accesstoken"
 PLATFORM = "linux/amd64"  # what Vertex AI machines run, whatever the build host is
-IMAGE_FLAVOURS = ("cpu", "gpu")
 
 
 def _ignore_patterns(context_dir: Path) -> list[str]:
@@ -44,20 +44,21 @@ def _ignored(relative: str, patterns: list[str]) -> bool:
     return False
 
 
-def context_digest(context_dir: Path, dockerfile: Path) -> str:
+def context_hash(context_dir: Path, dockerfile: Path) -> str:
     """A hash of the Dockerfile and every build-context file Docker would send.
 
-    Unchanged code gives the same digest, hence the same tag, hence no new image.
+    Unchanged code gives the same hash, hence the same tag, hence no new image. (Not to be
+    confused with the pushed image's repo digest, `sha256:...`, which jobs run by.)
     """
-    digest = hashlib.sha256()
-    digest.update(dockerfile.read_bytes())
+    hasher = hashlib.sha256()
+    hasher.update(dockerfile.read_bytes())
     patterns = _ignore_patterns(context_dir)
     for path in sorted(p for p in context_dir.rglob("*") if p.is_file()):
         relative = path.relative_to(context_dir).as_posix()
         if _ignored(relative, patterns):
             continue
-        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+        hasher.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return hasher.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class TrainingImages(pulumi.ComponentResource):
         self, name: str, args: TrainingImagesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("vtrain:images:TrainingImages", name, None, opts)
-        self._child = child_options(self, opts)
+        self._child_opts = child_options(self, opts)
         repository_url = pulumi.Output.from_input(args.repository_url)
         registry = docker.RegistryArgs(
             server=repository_url.apply(lambda url: url.split("/")[0]),
@@ -99,7 +100,7 @@ class TrainingImages(pulumi.ComponentResource):
         self.images: dict[str, docker.Image] = {}
         for flavour in args.flavours:
             dockerfile = args.context_dir / flavour / "Dockerfile"
-            tag = f"ctx-{context_digest(args.context_dir, dockerfile)[:16]}"
+            tag = f"ctx-{context_hash(args.context_dir, dockerfile)[:16]}"
             self.images[flavour] = docker.Image(
                 f"{name}-{flavour}",
                 image_name=pulumi.Output.concat(repository_url, f"/trainer-{flavour}:{tag}"),
@@ -116,7 +117,7 @@ class TrainingImages(pulumi.ComponentResource):
                     ),
                 ),
                 registry=registry,
-                opts=self._child,
+                opts=self._child_opts,
             )
         self.image_names = pulumi.Output.all(
             **{flavour: image.image_name for flavour, image in self.images.items()}

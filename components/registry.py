@@ -40,7 +40,7 @@ class ImageRepository(pulumi.ComponentResource):
         self, name: str, args: ImageRepositoryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("vtrain:registry:ImageRepository", name, None, opts)
-        self._child = child_options(self, opts)
+        self._child_opts = child_options(self, opts)
         self.repository = gcp.artifactregistry.Repository(
             name,
             project=args.project,
@@ -56,7 +56,7 @@ class ImageRepository(pulumi.ComponentResource):
             # Without this the policies only report what they would delete.
             cleanup_policy_dry_run=False,
             cleanup_policies=_cleanup_policies(args),
-            opts=self._child,
+            opts=self._child_opts,
         )
         # Known at preview time, so image names and job specs can be shown in the diff.
         self.repository_url = pulumi.Output.from_input(

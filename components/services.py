@@ -41,8 +41,8 @@ class ProjectServices(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ProjectServicesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("vtrain:project:Services", name, None, opts)
-        self._child = child_options(self, opts)
+        super().__init__("vtrain:services:ProjectServices", name, None, opts)
+        self._child_opts = child_options(self, opts)
         wanted = dict(REQUIRED_SERVICES, **(CMEK_SERVICES if args.uses_cmek else {}))
         self.enabled = [
             gcp.projects.Service(
@@ -50,7 +50,7 @@ class ProjectServices(pulumi.ComponentResource):
                 project=args.project,
                 service=api,
                 disable_on_destroy=False,
-                opts=self._child,
+                opts=self._child_opts,
             )
             for api in sorted(wanted)
         ]

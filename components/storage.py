@@ -8,16 +8,10 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components import child_options
+from config.settings import BucketLifecycle, BucketsSettings
 
 # Google's usage-log writer must be able to create objects in the log bucket.
 STORAGE_ANALYTICS_WRITER = "group:cloud-storage-analytics@google.com"
-
-
-@dataclass(frozen=True)
-class BucketLifecycleArgs:
-    noncurrent_versions_to_keep: int | None = None
-    noncurrent_version_age_days: int | None = None
-    delete_after_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -27,9 +21,7 @@ class TrainingBucketsArgs:
     data_bucket_name: str
     output_bucket_name: str
     access_log_bucket_name: str
-    data_lifecycle: BucketLifecycleArgs
-    output_lifecycle: BucketLifecycleArgs
-    access_log_lifecycle: BucketLifecycleArgs
+    lifecycle: BucketsSettings  # per bucket, straight from the stack config
     force_destroy: bool = False
     kms_key_name: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
@@ -57,13 +49,13 @@ class TrainingBuckets(pulumi.ComponentResource):
         self, name: str, args: TrainingBucketsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("vtrain:storage:TrainingBuckets", name, None, opts)
-        self._child = child_options(self, opts)
+        self._child_opts = child_options(self, opts)
         self._args = args
         self.access_logs = self._bucket(
             f"{name}-access-logs",
             "access-logs",
             args.access_log_bucket_name,
-            args.access_log_lifecycle,
+            args.lifecycle.access_logs,
             versioned=False,
             log_bucket=None,
         )
@@ -72,13 +64,13 @@ class TrainingBuckets(pulumi.ComponentResource):
             bucket=self.access_logs.name,
             role="roles/storage.objectCreator",
             member=STORAGE_ANALYTICS_WRITER,
-            opts=self._child,
+            opts=self._child_opts,
         )
         self.data = self._bucket(
             f"{name}-data",
             "data",
             args.data_bucket_name,
-            args.data_lifecycle,
+            args.lifecycle.data,
             versioned=True,
             log_bucket=self.access_logs.name,
         )
@@ -86,7 +78,7 @@ class TrainingBuckets(pulumi.ComponentResource):
             f"{name}-output",
             "output",
             args.output_bucket_name,
-            args.output_lifecycle,
+            args.lifecycle.output,
             versioned=True,
             log_bucket=self.access_logs.name,
         )
@@ -110,7 +102,7 @@ class TrainingBuckets(pulumi.ComponentResource):
         resource_name: str,
         role: str,
         bucket_name: str,
-        lifecycle: BucketLifecycleArgs,
+        lifecycle: BucketLifecycle,
         versioned: bool,
         log_bucket: pulumi.Output[str] | None,
     ) -> gcp.storage.Bucket:
@@ -137,11 +129,11 @@ class TrainingBuckets(pulumi.ComponentResource):
             ),
             force_destroy=args.force_destroy,
             labels={**args.labels, "vtrain-bucket-role": role},
-            opts=self._child,
+            opts=self._child_opts,
         )
 
 
-def lifecycle_rules(lifecycle: BucketLifecycleArgs) -> list[gcp.storage.BucketLifecycleRuleArgs]:
+def lifecycle_rules(lifecycle: BucketLifecycle) -> list[gcp.storage.BucketLifecycleRuleArgs]:
     """Delete rules for noncurrent versions (by count and by age) and for old live objects."""
     delete = gcp.storage.BucketLifecycleRuleActionArgs(type="Delete")
     conditions = []

@@ -2,8 +2,9 @@
 
 Runs the real program through the test engine (tests/harness/engine.py) and prints, per
 stack, each registration: URN, parent URN, provider, dependency URNs and plain inputs.
-Compare a refactor with: python scripts/resource_graph.py > before.json (old revision),
-the same after, then `diff` (or --rename OLD=NEW to map intended URN renames first).
+Compare a refactor: `python scripts/resource_graph.py --rename OLD=NEW ... > before.json` on
+the old revision (each --rename maps an intended URN change), the same without renames on
+the new one, then `diff before.json after.json`: any line left is a change in behaviour.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 try:
     from tests.harness.engine import run_stack, stack_names
 except ImportError:  # revisions before the harness folder existed
-    from tests.harness.engine import run_stack, stack_names
+    from tests.engine import run_stack, stack_names
 
 
 def graph(stack: str) -> dict:
@@ -55,13 +56,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW")
     args = parser.parse_args()
-    text = json.dumps(
-        {stack: graph(stack) for stack in stack_names()}, indent=1, sort_keys=True, default=_plain
-    )
+    text = json.dumps({stack: graph(stack) for stack in stack_names()}, default=_plain)
     for rename in args.rename:
         old, new = rename.split("=", 1)
         text = text.replace(old, new)
-    print(text)
+    graphs = json.loads(text)
+    for stack_graph in graphs.values():  # renamed URNs sort anew
+        for entry in stack_graph["resources"]:
+            entry["dependencies"].sort()
+        stack_graph["resources"].sort(key=lambda entry: entry["urn"])
+    print(json.dumps(graphs, indent=1, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -6,16 +6,16 @@ import shutil
 
 import pytest
 
-from components.images import context_digest
-from tests.harness.engine import FAKE_ACCESS_TOKEN, PROJECT_DIR, is_secret, run_stack
+from components.images import context_hash
+from config.trainer import IMAGES_DIR
+from tests.harness.engine import FAKE_ACCESS_TOKEN, is_secret, run_stack
 
 NS = "vertex-training"
-IMAGES_DIR = PROJECT_DIR / "images"
 
 
 def _images(run) -> dict[str, object]:
     return {
-        image.name.removeprefix("trainer-"): image
+        image.name.removeprefix("images-"): image
         for image in run.of_type("docker:index/image:Image")
     }
 
@@ -27,7 +27,7 @@ def test_both_images_pushed_to_the_stack_repository(stack_runs):
     repository_url = run.plain_outputs["repositoryUrl"]
     for flavour, image in images.items():
         inputs = image.plain_inputs
-        tag = "ctx-" + context_digest(IMAGES_DIR, IMAGES_DIR / flavour / "Dockerfile")[:16]
+        tag = "ctx-" + context_hash(IMAGES_DIR, IMAGES_DIR / flavour / "Dockerfile")[:16]
         assert inputs["imageName"] == f"{repository_url}/trainer-{flavour}:{tag}"
         assert inputs["build"]["platform"] == "linux/amd64"
         assert inputs["build"]["context"] == str(IMAGES_DIR)
@@ -72,7 +72,7 @@ def test_the_stack_config_chooses_the_flavours(stack_runs):
 
 
 def test_unknown_flavour_is_a_config_error():
-    from config import ConfigError
+    from config.settings import ConfigError
 
     with pytest.raises(ConfigError, match=r"images\[0\]: 'gpus' is not an image flavour"):
         run_stack("dev", {f"{NS}:images": ["gpus"]})
@@ -97,7 +97,7 @@ def context_copy(tmp_path):
 
 
 def _tag(context):
-    return context_digest(context, context / "cpu" / "Dockerfile")
+    return context_hash(context, context / "cpu" / "Dockerfile")
 
 
 def test_tag_changes_with_trainer_code(context_copy):

@@ -10,8 +10,8 @@ import pytest
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 
-from components.vertex_jobs import CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE
 from tests.harness.engine import run_stack
+from vertex_jobs.contract import CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE
 
 NS = "vertex-training"
 JOB_TYPES = (CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE)

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from config import ConfigError
-from jobs_config import TRAINER_DEFAULT_METRIC_TAG, TRAINER_HYPERPARAMETERS
+from config import trainer
+from config.settings import ConfigError
 from tests.harness.engine import PROJECT_DIR, run_stack
 
 NS = "vertex-training"
@@ -224,5 +224,5 @@ def test_trainer_flags_match_what_the_config_allows():
 
     group = next(g for g in build_parser({})._action_groups if g.title == "hyperparameters")
     flags = {action.option_strings[0].removeprefix("--") for action in group._group_actions}
-    assert flags == set(TRAINER_HYPERPARAMETERS)
-    assert DEFAULT_METRIC_TAG == TRAINER_DEFAULT_METRIC_TAG
+    assert flags == set(trainer.HYPERPARAMETERS)
+    assert DEFAULT_METRIC_TAG == trainer.DEFAULT_METRIC_TAG

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config import ConfigError
+from config.settings import ConfigError
 from tests.harness.engine import run_stack
 
 NS = "vertex-training"
@@ -129,7 +129,7 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_stack_name_must_fit_resource_names():
-    from config import validate_settings
+    from config.settings import validate_settings
 
     with pytest.raises(ConfigError, match="stack name 'Prod_EU' must be 1-20 lowercase"):
         validate_settings({"pulumi:stack": "Prod_EU", "gcp:project": "acme-ml-prod"})

@@ -29,7 +29,7 @@ Every method returns plain dicts; a provider exception surfaces as
 
 The host is started in ``cwd`` (default: the project root), as the engine starts plugins in
 the project directory; ``python -m`` puts that directory on ``sys.path``, which is what lets
-it import providers pickled by reference (``components.vertex_jobs_provider``).
+it import providers pickled by reference (``vertex_jobs.providers``).
 """
 
 from __future__ import annotations

@@ -13,8 +13,6 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, 
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from components.vertex_jobs import CUSTOM_JOB_TYPE, CustomJob
-from components.vertex_jobs_provider import RESOURCE_UID_LABEL, CustomJobProvider
 from tests.harness import fake_job_service as fakes
 from tests.harness.dynamic_host import (
     PROJECT_DIR,
@@ -26,6 +24,9 @@ from tests.harness.dynamic_host import (
     to_struct,
 )
 from tests.harness.fake_job_service import custom_job_inputs
+from vertex_jobs.contract import CUSTOM_JOB_TYPE, RESOURCE_UID_LABEL
+from vertex_jobs.providers import CustomJobProvider
+from vertex_jobs.resources import CustomJob
 
 URN = make_urn("pulumi-python:dynamic:Echo", "echo")
 
@@ -127,13 +128,13 @@ def test_serialization_helpers_work_inside_a_running_event_loop():
 
 def test_providers_are_imported_from_the_project_root_in_the_host(tmp_path):
     """The Vertex providers are pickled by reference, so the host must be able to import
-    ``components``: it can from the project root (where the engine starts it), and from
+    ``vertex_jobs``: it can from the project root (where the engine starts it), and from
     anywhere else only with the project root on PYTHONPATH."""
     job = {**custom_job_inputs()}
     elsewhere = DynamicProviderHost(cwd=tmp_path, env={"PYTHONPATH": None})
     with elsewhere as host, pytest.raises(DynamicProviderError) as raised:
         host.bind(CustomJobProvider()).check({}, job)
-    assert "No module named 'components'" in raised.value.details
+    assert "No module named 'vertex_jobs'" in raised.value.details
 
     with DynamicProviderHost(cwd=tmp_path, env={"PYTHONPATH": str(PROJECT_DIR)}) as host:
         assert host.bind(CustomJobProvider()).check({}, job)["failures"] == []
@@ -141,7 +142,7 @@ def test_providers_are_imported_from_the_project_root_in_the_host(tmp_path):
 
 def _in_fresh_context(function) -> None:
     """Run ``function`` on a new thread with empty context variables and its own event loop,
-    as tests/engine.py runs programs, so Pulumi's global state never leaks between tests."""
+    as tests/harness/engine.py runs programs, so Pulumi's global state never leaks between tests."""
     failure: list[BaseException] = []
 
     def target() -> None:

@@ -7,8 +7,8 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import aiplatform_v1
 
-from components.vertex_jobs_provider import Endpoint, make_job_client
 from tests.harness.fake_job_service import CUSTOM, FakeVertexJobService
+from vertex_jobs.api import Endpoint, make_job_client
 
 PARENT = "projects/my-project/locations/us-central1"
 

@@ -10,8 +10,10 @@ README = (PROJECT_DIR / "README.md").read_text()
 
 
 def _provision_table() -> str:
-    start = README.index("## What a stack provisions")
-    return README[start : README.index("\n## ", start + 1)]
+    """The component table: the lines of one Markdown table, which a blank line would end."""
+    start = README.index("| Component (token) |", README.index("## What a stack provisions"))
+    lines = README[start:].split("\n")
+    return "\n".join(lines[: next(i for i, line in enumerate(lines) if not line.startswith("|"))])
 
 
 def test_provision_table_lists_exactly_what_the_stacks_register(stack_runs):

@@ -72,7 +72,7 @@ def test_every_google_resource_waits_for_the_apis(stack_run):
     for resource in stack_run.resources:
         if resource.custom and resource.type.startswith("gcp:") and resource.parent:
             parent_type = resource.parent.split("::")[2]
-            if parent_type.endswith("vtrain:project:Services"):
+            if parent_type.endswith("vtrain:services:ProjectServices"):
                 continue
             assert service_urns & set(resource.dependencies), resource.name
 

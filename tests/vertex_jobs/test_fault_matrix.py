@@ -17,15 +17,11 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from components.vertex_jobs import CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE
-from components.vertex_jobs_provider import (
-    RESOURCE_UID_LABEL,
-    CustomJobProvider,
-    HyperparameterTuningJobProvider,
-    VertexJobError,
-)
 from tests.harness.dynamic_host import DynamicProviderError
 from tests.harness.fake_job_service import custom_job_inputs, tuning_job_inputs
+from vertex_jobs.api import VertexJobError
+from vertex_jobs.contract import CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE, RESOURCE_UID_LABEL
+from vertex_jobs.providers import CustomJobProvider, HyperparameterTuningJobProvider
 
 Code = grpc.StatusCode
 

@@ -17,23 +17,18 @@ from google.cloud.aiplatform_v1.services.job_service.transports import JobServic
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 
-from components import vertex_jobs_provider as vjp
-from components.vertex_jobs import (
-    CUSTOM_JOB_TYPE,
-    HYPERPARAMETER_TUNING_JOB_TYPE,
-    CustomJob,
-    HyperparameterTuningJob,
-)
-from components.vertex_jobs_provider import (
-    RESOURCE_UID_LABEL,
-    CustomJobProvider,
-    Endpoint,
-    HyperparameterTuningJobProvider,
-    make_job_client,
-    resolve_endpoint,
-)
 from tests.harness.dynamic_host import PROJECT_DIR, UNKNOWN
 from tests.harness.fake_job_service import OTHER_IMAGE, custom_job_inputs, tuning_job_inputs
+from vertex_jobs.api import Endpoint, make_job_client, resolve_endpoint
+from vertex_jobs.contract import (
+    COMMON_INPUTS,
+    CUSTOM_JOB_TYPE,
+    HYPERPARAMETER_TUNING_JOB_TYPE,
+    RESOURCE_UID_LABEL,
+)
+from vertex_jobs.providers import CustomJobProvider, HyperparameterTuningJobProvider
+from vertex_jobs.resources import CustomJob, HyperparameterTuningJob
+from vertex_jobs.trials import best_trial
 
 CONSOLE = "https://console.cloud.google.com/vertex-ai/locations/us-central1/training"
 
@@ -505,8 +500,8 @@ def test_best_trial_ties_go_to_the_earliest_trial():
         {"id": "1", "state": "SUCCEEDED", "parameters": {}, "final_metric_value": 0.5},
         {"id": "2", "state": "SUCCEEDED", "parameters": {}, "final_metric_value": 0.5},
     ]
-    assert vjp.best_trial(trials, "m", "MAXIMIZE")["id"] == "1"
-    assert vjp.best_trial(trials, "m", "MINIMIZE")["id"] == "1"
+    assert best_trial(trials, "m", "MAXIMIZE")["id"] == "1"
+    assert best_trial(trials, "m", "MINIMIZE")["id"] == "1"
 
 
 # ---- endpoint selection (no network) -----------------------------------------------------
@@ -545,7 +540,7 @@ def test_default_endpoint_is_regional():
 def test_provider_pickles_by_reference_with_nothing_process_bound(provider):
     payload = base64.b64decode(serialize_provider(provider))
     strings = {str(arg) for _, arg, _ in pickletools.genops(payload) if isinstance(arg, str)}
-    assert "components.vertex_jobs_provider" in strings
+    assert "vertex_jobs.providers" in strings
     assert type(provider).__name__ in strings
     forbidden = ("Client", "Channel", "channel", "Lock", "lock", "Config", "Transport")
     assert not [s for s in strings if any(word in s for word in forbidden)], strings
@@ -554,7 +549,7 @@ def test_provider_pickles_by_reference_with_nothing_process_bound(provider):
 
 
 def test_importing_the_resources_does_not_load_the_vertex_client():
-    code = "import sys, components.vertex_jobs;print('google.cloud.aiplatform_v1' in sys.modules)"
+    code = "import sys, vertex_jobs.resources;print('google.cloud.aiplatform_v1' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_DIR
     )
@@ -586,9 +581,9 @@ def test_read_with_only_an_id_rebuilds_the_inputs_from_the_live_job(vertex_fake)
 
 
 def test_resource_args_reject_unknown_keys_and_fill_every_input():
-    from components.vertex_jobs import _props
+    from vertex_jobs.resources import _props
 
-    props = _props({"project": "p", "labels": None}, vjp.COMMON_INPUTS)
-    assert set(props) == set(vjp.COMMON_INPUTS) and props["labels"] == {}
+    props = _props({"project": "p", "labels": None}, COMMON_INPUTS)
+    assert set(props) == set(COMMON_INPUTS) and props["labels"] == {}
     with pytest.raises(TypeError, match="job_specs"):
-        _props({"job_specs": {}}, vjp.COMMON_INPUTS)
+        _props({"job_specs": {}}, COMMON_INPUTS)
