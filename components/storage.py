@@ -10,6 +10,8 @@ import pulumi_gcp as gcp
 from components import child_options
 from config.settings import BucketLifecycle, BucketsSettings
 
+# What a bucket is for (data, output, access-logs); the policy pack's IAM rules read it.
+BUCKET_ROLE_LABEL = "vtrain-bucket-role"
 # Google's usage-log writer must be able to create objects in the log bucket.
 STORAGE_ANALYTICS_WRITER = "group:cloud-storage-analytics@google.com"
 
@@ -128,7 +130,7 @@ class TrainingBuckets(pulumi.ComponentResource):
                 else None
             ),
             force_destroy=args.force_destroy,
-            labels={**args.labels, "vtrain-bucket-role": role},
+            labels={**args.labels, BUCKET_ROLE_LABEL: role},
             opts=self._child_opts,
         )
 

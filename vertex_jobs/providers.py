@@ -1,3 +1,4 @@
+# Over 400 lines: one class holds the whole check/diff/create/read/delete lifecycle of a job.
 """Pulumi dynamic providers for Vertex AI `CustomJob` and `HyperparameterTuningJob`.
 
 How the provider travels: `pulumi.dynamic.Resource` dill-pickles the provider instance into

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from config import trainer
 from config.settings import ConfigError
-from tests.harness.engine import PROJECT_DIR, run_stack
+from tests.harness.engine import run_stack
 
 NS = "vertex-training"
 T4 = {"machineType": "n1-standard-8", "acceleratorType": "NVIDIA_TESLA_T4", "acceleratorCount": 1}
@@ -216,13 +213,3 @@ def test_valid_accelerator_pairings_are_accepted(pool):
     (job,) = run.of_type("pulumi-python:dynamic/vtrain/jobs:CustomJob")
     machine = job.plain_inputs["job_spec"]["worker_pool_specs"][0]["machine_spec"]
     assert machine["accelerator_type"] == pool["acceleratorType"]
-
-
-def test_trainer_flags_match_what_the_config_allows():
-    sys.path.insert(0, str(PROJECT_DIR / "images" / "trainer"))
-    from trainer.config import DEFAULT_METRIC_TAG, build_parser
-
-    group = next(g for g in build_parser({})._action_groups if g.title == "hyperparameters")
-    flags = {action.option_strings[0].removeprefix("--") for action in group._group_actions}
-    assert flags == set(trainer.HYPERPARAMETERS)
-    assert DEFAULT_METRIC_TAG == trainer.DEFAULT_METRIC_TAG

@@ -1,3 +1,4 @@
+# Over 400 lines: a stateful JobService with its LROs, fault injection and pytest fixtures.
 """A fake Vertex AI ``JobService`` (CustomJob + HyperparameterTuningJob) over real gRPC.
 
 The real ``google.cloud.aiplatform_v1.JobServiceClient`` talks to it unchanged: point

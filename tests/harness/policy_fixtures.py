@@ -1,3 +1,4 @@
+# Over 400 lines: one typed builder per resource kind and the pass/fail cases of every policy.
 """Checkov-style fixtures for the policy pack: resources as the engine sends them to Analyze.
 
 Builders return compliant resources (wire property names, as the engine sends inputs);
