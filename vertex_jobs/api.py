@@ -54,7 +54,8 @@ class Tunables:
         for field in fields(cls):
             raw = os.environ.get(TUNABLES_ENV_PREFIX + field.name.upper())
             if raw:
-                values[field.name] = int(float(raw)) if field.type == "int" else float(raw)
+                as_int = isinstance(field.default, int)
+                values[field.name] = int(float(raw)) if as_int else float(raw)
         return cls(**values)
 
 

@@ -1,34 +1,26 @@
-"""Vertex job providers: lifecycle through Pulumi's dynamic-provider host, check, diff,
-tuning results, endpoint selection and serialization, against the fake JobService."""
+"""Vertex job providers' lifecycle: check, diff, create, read and delete, through Pulumi's
+dynamic-provider host and directly, against the fake JobService.
+
+Check failures per input: test_validation.py; trials: test_trials.py; endpoint and client:
+test_api.py; pickling, type tokens and keys: test_compatibility.py.
+"""
 
 from __future__ import annotations
 
-import base64
-import pickletools
-import subprocess
-import sys
 import threading
 import time
 
-import dill
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud.aiplatform_v1.services.job_service.transports import JobServiceGrpcTransport
-from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 
-from tests.harness.dynamic_host import PROJECT_DIR, UNKNOWN
+from tests.harness.dynamic_host import UNKNOWN
 from tests.harness.fake_job_service import OTHER_IMAGE, custom_job_inputs, tuning_job_inputs
-from vertex_jobs.api import Endpoint, make_job_client, resolve_endpoint
 from vertex_jobs.contract import (
-    COMMON_INPUTS,
     CUSTOM_JOB_TYPE,
     HYPERPARAMETER_TUNING_JOB_TYPE,
     RESOURCE_UID_LABEL,
 )
 from vertex_jobs.providers import CustomJobProvider, HyperparameterTuningJobProvider
-from vertex_jobs.resources import CustomJob, HyperparameterTuningJob
-from vertex_jobs.trials import best_trial
 
 CONSOLE = "https://console.cloud.google.com/vertex-ai/locations/us-central1/training"
 
@@ -37,10 +29,6 @@ def checked(provider, inputs, olds=None):
     result = provider.check(olds or {}, inputs)
     assert [(f.property, f.reason) for f in result.failures] == []
     return result.inputs
-
-
-def failures(provider, inputs, olds=None) -> dict[str, str]:
-    return {f.property: f.reason for f in provider.check(olds or {}, inputs).failures}
 
 
 # ---- lifecycle through the real dynamic-provider host -----------------------------------
@@ -262,66 +250,7 @@ def test_lower_camel_job_spec_is_accepted(vertex_fake):
     assert stored.enable_web_access and stored.scheduling.strategy.name == "SPOT"
 
 
-# ---- check ---------------------------------------------------------------------------
-
-
-def test_check_requires_the_core_fields():
-    found = failures(CustomJobProvider(), {"labels": {}})
-    assert {"project", "region", "display_name", "job_spec"} <= set(found)
-
-
-@pytest.mark.parametrize(
-    ("override", "prop"),
-    [
-        ({"project": "X"}, "project"),
-        ({"region": "us central"}, "region"),
-        ({"display_name": "x" * 129}, "display_name"),
-        ({"labels": {"Team": "ml"}}, "labels.Team"),
-        ({"labels": {"team": "ML Ops"}}, "labels.team"),
-        ({"labels": {RESOURCE_UID_LABEL: "mine"}}, f"labels.{RESOURCE_UID_LABEL}"),
-        ({"encryption_kms_key": "my-key"}, "encryption_kms_key"),
-        ({"api_endpoint": "https://x"}, "api_endpoint"),
-        ({"wait": {"until_terminal": "yes"}}, "wait.until_terminal"),
-        ({"wait": {"until_terminal": True, "timeout_seconds": 0}}, "wait.timeout_seconds"),
-        ({"job_spec": {"worker_pool_specs": [], "bogus": 1}}, "job_spec"),
-        ({"job_spec": {"worker_pool_specs": []}}, "job_spec.worker_pool_specs"),
-        ({"colour": "blue"}, "colour"),
-    ],
-)
-def test_check_names_the_bad_property(override, prop):
-    found = failures(CustomJobProvider(), custom_job_inputs(**override))
-    assert prop in found, found
-
-
-def test_check_names_the_missing_image_and_machine_type():
-    spec = {"worker_pool_specs": [{"replica_count": 1, "container_spec": {}}]}
-    found = failures(CustomJobProvider(), custom_job_inputs(job_spec=spec))
-    assert set(found) == {
-        "job_spec.worker_pool_specs[0].machine_spec.machine_type",
-        "job_spec.worker_pool_specs[0].container_spec.image_uri",
-    }
-
-
-@pytest.mark.parametrize(
-    ("override", "prop"),
-    [
-        ({"max_trial_count": 0}, "max_trial_count"),
-        ({"parallel_trial_count": 9}, "parallel_trial_count"),
-        ({"max_failed_trial_count": -1}, "max_failed_trial_count"),
-        ({"max_trial_count": True}, "max_trial_count"),
-        ({"study_spec": {"metrics": [], "parameters": []}}, "study_spec.metrics"),
-        ({"study_spec": {"metrics": [{"metric_id": "a"}]}}, "study_spec.metrics[0].goal"),
-        ({"study_spec": {"metrics": [{"metric_id": "a", "goal": "BIGGER"}]}}, "study_spec"),
-    ],
-)
-def test_tuning_check_names_the_bad_property(override, prop):
-    found = failures(HyperparameterTuningJobProvider(), tuning_job_inputs(**override))
-    assert prop in found, found
-
-
-def test_check_accepts_integral_floats_as_pulumi_sends_numbers():
-    inputs = tuning_job_inputs(max_trial_count=8.0, parallel_trial_count=2.0)
-    assert failures(HyperparameterTuningJobProvider(), inputs) == {}
+# ---- check (uid and placeholders) ---------------------------------------------------
 
 
 def test_check_keeps_the_uid_while_the_job_is_unchanged():
@@ -339,15 +268,6 @@ def test_check_mints_a_new_uid_for_a_replacement_job():
     replaced = checked(provider, custom_job_inputs(display_name="v2"), olds=first)
     assert replaced["resource_uid"] != first["resource_uid"]
     assert replaced["labels"][RESOURCE_UID_LABEL] == replaced["resource_uid"]
-
-
-@pytest.mark.parametrize("unknown", [UNKNOWN, Unknown()], ids=["marker", "object"])
-def test_check_tolerates_preview_unknowns(unknown):
-    spec = custom_job_inputs()["job_spec"]
-    spec["worker_pool_specs"][0]["container_spec"]["image_uri"] = unknown
-    labels = {"vtrain-stack": unknown}
-    inputs = custom_job_inputs(job_spec=spec, project=unknown, labels=labels)
-    assert failures(CustomJobProvider(), inputs) == {}
 
 
 def test_check_drops_output_placeholders_the_resource_registers():
@@ -449,120 +369,7 @@ def test_tuning_diff_replaces_on_study_changes(vertex_fake):
     assert vertex_fake.call_count() == 0
 
 
-# ---- tuning results ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("goal", "best_id", "best_value"),
-    [("MAXIMIZE", "2", 0.93), ("MINIMIZE", "4", 0.61)],
-)
-def test_best_trial_follows_the_goal_and_ignores_unsuccessful_trials(
-    vertex_fake, goal, best_id, best_value
-):
-    provider = HyperparameterTuningJobProvider()
-    outs = provider.create(checked(provider, tuning_job_inputs(goal=goal))).outs
-    name = outs["name"]
-    vertex_fake.add_trial(name, {"learning_rate": 0.01, "batch_size": 32}, 0.70)
-    vertex_fake.add_trial(name, {"learning_rate": 0.02, "batch_size": 64}, 0.93)
-    vertex_fake.add_trial(name, {"learning_rate": 0.05, "batch_size": 16}, 0.99, "INFEASIBLE")
-    vertex_fake.add_trial(name, {"learning_rate": 0.09, "batch_size": 16}, 0.61)
-    vertex_fake.add_trial(name, {"learning_rate": 0.07, "batch_size": 16}, 0.10, "ACTIVE")
-    vertex_fake.add_trial(name, {"learning_rate": 0.03, "batch_size": 16}, None, "SUCCEEDED")
-    refreshed = provider.read(name, outs).outs
-    best = refreshed["best_trial"]
-    assert (best["id"], best["metric_value"], best["metric_id"]) == (
-        best_id,
-        best_value,
-        "accuracy",
-    )
-    assert refreshed["trials"][2] == {
-        "id": "3",
-        "state": "INFEASIBLE",
-        "parameters": {"learning_rate": 0.05, "batch_size": 16},
-        "final_metric_value": 0.99,
-    }
-    assert isinstance(refreshed["trials"][0]["parameters"]["batch_size"], int)
-    assert refreshed["trials"][5]["final_metric_value"] is None
-
-
-def test_best_trial_is_none_until_a_trial_succeeds(vertex_fake):
-    provider = HyperparameterTuningJobProvider()
-    outs = provider.create(checked(provider, tuning_job_inputs())).outs
-    vertex_fake.add_trial(
-        outs["name"], {"learning_rate": 0.01, "batch_size": 32}, 0.5, "INFEASIBLE"
-    )
-    refreshed = provider.read(outs["name"], outs).outs
-    assert refreshed["best_trial"] is None and len(refreshed["trials"]) == 1
-
-
-def test_best_trial_ties_go_to_the_earliest_trial():
-    trials = [
-        {"id": "1", "state": "SUCCEEDED", "parameters": {}, "final_metric_value": 0.5},
-        {"id": "2", "state": "SUCCEEDED", "parameters": {}, "final_metric_value": 0.5},
-    ]
-    assert best_trial(trials, "m", "MAXIMIZE")["id"] == "1"
-    assert best_trial(trials, "m", "MINIMIZE")["id"] == "1"
-
-
-# ---- endpoint selection (no network) -----------------------------------------------------
-
-
-def test_emulator_env_selects_an_insecure_channel():
-    endpoint = resolve_endpoint(
-        "us-central1", "psc.example:443", {"VERTEX_AI_EMULATOR_HOST": "h:1"}
-    )
-    assert endpoint == Endpoint("h:1", insecure=True)
-    with make_job_client(endpoint) as client:
-        assert isinstance(client.transport, JobServiceGrpcTransport)
-        assert client.transport._host == "h:1"
-        assert client.transport._ignore_credentials  # anonymous: no ADC lookup
-
-
-def test_api_endpoint_overrides_the_regional_host():
-    endpoint = resolve_endpoint("us-central1", "us-central1-aiplatform-psc.p.googleapis.com", {})
-    assert endpoint == Endpoint("us-central1-aiplatform-psc.p.googleapis.com", insecure=False)
-    with make_job_client(endpoint, credentials=AnonymousCredentials()) as client:
-        assert client.api_endpoint == "us-central1-aiplatform-psc.p.googleapis.com"
-
-
-def test_default_endpoint_is_regional():
-    endpoint = resolve_endpoint("europe-west4", None, {})
-    assert endpoint == Endpoint("europe-west4-aiplatform.googleapis.com", insecure=False)
-    with make_job_client(endpoint, credentials=AnonymousCredentials()) as client:
-        assert client.api_endpoint == "europe-west4-aiplatform.googleapis.com"
-        assert client.transport._host == "europe-west4-aiplatform.googleapis.com:443"
-
-
-# ---- serialization and resources -------------------------------------------------------
-
-
-@pytest.mark.parametrize("provider", [CustomJobProvider(), HyperparameterTuningJobProvider()])
-def test_provider_pickles_by_reference_with_nothing_process_bound(provider):
-    payload = base64.b64decode(serialize_provider(provider))
-    strings = {str(arg) for _, arg, _ in pickletools.genops(payload) if isinstance(arg, str)}
-    assert "vertex_jobs.providers" in strings
-    assert type(provider).__name__ in strings
-    forbidden = ("Client", "Channel", "channel", "Lock", "lock", "Config", "Transport")
-    assert not [s for s in strings if any(word in s for word in forbidden)], strings
-    clone = dill.loads(payload)
-    assert type(clone) is type(provider) and vars(clone) == {}
-
-
-def test_importing_the_resources_does_not_load_the_vertex_client():
-    code = "import sys, vertex_jobs.resources;print('google.cloud.aiplatform_v1' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_DIR
-    )
-    assert result.stdout.split() == ["False"]
-
-
-def test_resource_classes_carry_their_type_tokens():
-    assert CUSTOM_JOB_TYPE == "pulumi-python:dynamic/vtrain/jobs:CustomJob"
-    assert f"pulumi-python:{CustomJob._resource_type_name}" == CUSTOM_JOB_TYPE
-    assert (
-        f"pulumi-python:{HyperparameterTuningJob._resource_type_name}"
-        == HYPERPARAMETER_TUNING_JOB_TYPE
-    )
+# ---- read ----------------------------------------------------------------------------
 
 
 def test_read_with_only_an_id_rebuilds_the_inputs_from_the_live_job(vertex_fake):
@@ -578,12 +385,3 @@ def test_read_with_only_an_id_rebuilds_the_inputs_from_the_live_job(vertex_fake)
     assert outs["study_spec"]["metrics"] == [{"metric_id": "accuracy", "goal": "MAXIMIZE"}]
     image = outs["job_spec"]["worker_pool_specs"][0]["container_spec"]["image_uri"]
     assert image == inputs["job_spec"]["worker_pool_specs"][0]["container_spec"]["image_uri"]
-
-
-def test_resource_args_reject_unknown_keys_and_fill_every_input():
-    from vertex_jobs.resources import _props
-
-    props = _props({"project": "p", "labels": None}, COMMON_INPUTS)
-    assert set(props) == set(COMMON_INPUTS) and props["labels"] == {}
-    with pytest.raises(TypeError, match="job_specs"):
-        _props({"job_specs": {}}, COMMON_INPUTS)
