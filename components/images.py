@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
+
+# docker-py, not pulumi_docker: its port of Docker's .dockerignore patterns.
+from docker.utils.build import Pattern, PatternMatcher
+from docker.utils.fnmatch import fnmatchcase
 
 from components import child_options
 from config.trainer import IMAGE_FLAVOURS
@@ -19,29 +22,72 @@ PLATFORM = "linux/amd64"  # what Vertex AI machines run, whatever the build host
 
 
 def _ignore_patterns(context_dir: Path) -> list[str]:
+    """The lines of `.dockerignore`, read as Docker reads them (moby's `ignorefile.ReadAll`).
+
+    A comment is a `#` in column 1; `!` starts an exception (a re-inclusion). Refuses the
+    few constructs that docker-py's glob translation reads differently from Docker's (see
+    `_sent_files`), rather than hash the wrong files.
+    """
     ignore_file = context_dir / ".dockerignore"
     if not ignore_file.exists():
         return []
     patterns = []
-    for line in ignore_file.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
+    for line in ignore_file.read_text(encoding="utf-8-sig").splitlines():
+        if line.startswith("#"):
             continue
-        if line.startswith("!"):
-            # Our matcher does not do re-inclusion; refuse rather than hash the wrong files.
-            raise ValueError(f"{ignore_file}: '!' patterns are not supported ({line!r})")
-        patterns.append(line.lstrip("/"))
+        line = line.strip()
+        if not line:
+            continue
+        glob = line[1:].strip() if line.startswith("!") else line
+        if not glob:
+            raise ValueError(f"{ignore_file}: a bare '!' is not a pattern (Docker refuses it)")
+        if "\\" in glob or "[!" in glob or "[^" in glob:
+            # Go's filepath.Match negates a class with '^' and escapes with '\'; docker-py
+            # negates with '!' and takes '\' literally. Neither is worth translating.
+            raise ValueError(
+                f"{ignore_file}: {line!r}: '\\' escapes and negated '[...]' classes are not "
+                "supported (docker-py reads them differently from Docker)"
+            )
+        patterns.append(("!" if line.startswith("!") else "") + glob)
     return patterns
 
 
-def _ignored(relative: str, patterns: list[str]) -> bool:
+def _excluded(relative: str, patterns: list[Pattern]) -> bool:
+    """Docker's rule: the last pattern that matches the path, or one of its parent
+    directories, decides (moby's `MatchesOrParentMatches`). Case-sensitive, like Docker."""
     parts = relative.split("/")
-    prefixes = ["/".join(parts[: index + 1]) for index in range(len(parts))]
+    candidates = [relative, *("/".join(parts[:depth]) for depth in range(1, len(parts)))]
+    excluded = False
     for pattern in patterns:
-        candidates = [pattern] + ([pattern[3:]] if pattern.startswith("**/") else [])
-        if any(fnmatch.fnmatchcase(p, c) for p in prefixes for c in candidates):
-            return True
-    return False
+        if any(fnmatchcase(candidate, pattern.cleaned_pattern) for candidate in candidates):
+            excluded = not pattern.exclusion
+    return excluded
+
+
+def _sent_files(context_dir: Path, dockerfile: Path) -> list[Path]:
+    """The files under `context_dir` that Docker sends as the build context.
+
+    The patterns are parsed and their globs translated by docker-py (a port of moby's
+    patternmatcher: `*` stops at `/`, `**`, `!`, leading and trailing `/` dropped), but not
+    matched with its `PatternMatcher.matches`/`exclude_paths`, which differ from Docker's
+    documented rules: they match case-insensitively, check only one parent directory (so a
+    file deep in an excluded directory can slip back in), and skip an excluded directory
+    unless an exception starts with its path (so `build` then `!**/*.py` drops
+    `build/x.py`, as the classic builder's tar walk also does; hashing it costs at most a
+    rebuild). Docker always sends the Dockerfile and `.dockerignore`; so do we, through
+    exceptions appended last (docker-py's `exclude_paths` appends the same two).
+    """
+    patterns = _ignore_patterns(context_dir)
+    if dockerfile.resolve().is_relative_to(context_dir.resolve()):
+        patterns.append("!" + dockerfile.resolve().relative_to(context_dir.resolve()).as_posix())
+    # PatternMatcher drops empty patterns (`.`, `/`) and appends `!.dockerignore`.
+    matcher = PatternMatcher(patterns)
+    return sorted(
+        path
+        for path in context_dir.rglob("*")
+        if path.is_file()
+        and not _excluded(path.relative_to(context_dir).as_posix(), matcher.patterns)
+    )
 
 
 def context_hash(context_dir: Path, dockerfile: Path) -> str:
@@ -51,12 +97,9 @@ def context_hash(context_dir: Path, dockerfile: Path) -> str:
     confused with the pushed image's repo digest, `sha256:...`, which jobs run by.)
     """
     hasher = hashlib.sha256()
-    hasher.update(dockerfile.read_bytes())
-    patterns = _ignore_patterns(context_dir)
-    for path in sorted(p for p in context_dir.rglob("*") if p.is_file()):
+    hasher.update(dockerfile.read_bytes())  # also when it lies outside the context
+    for path in _sent_files(context_dir, dockerfile):
         relative = path.relative_to(context_dir).as_posix()
-        if _ignored(relative, patterns):
-            continue
         hasher.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
     return hasher.hexdigest()
 

@@ -123,8 +123,136 @@ def test_tag_ignores_what_dockerignore_keeps_out(context_copy):
     assert _tag(context_copy) == before
 
 
-def test_negated_dockerignore_patterns_are_refused(context_copy):
+def test_an_exception_re_includes_shipped_sample_data(context_copy):
     ignore = context_copy / ".dockerignore"
     ignore.write_text(ignore.read_text() + "\n!trainer/sample_data/train.csv\n")
-    with pytest.raises(ValueError, match="'!' patterns are not supported"):
-        _tag(context_copy)
+    before = _tag(context_copy)
+    val = context_copy / "trainer" / "sample_data" / "val.csv"
+    val.write_text(val.read_text() + "0,0\n")
+    assert _tag(context_copy) == before
+    train = context_copy / "trainer" / "sample_data" / "train.csv"
+    train.write_text(train.read_text() + "0,0\n")
+    assert _tag(context_copy) != before
+
+
+def _sent(tmp_path, dockerignore: str, files: list[str]) -> set[str]:
+    """Of `files`, laid out in a fresh context with this .dockerignore, those whose change
+    changes the hash: the files Docker sends."""
+    context = tmp_path / "context"
+    for relative in [*files, "Dockerfile"]:
+        (context / relative).parent.mkdir(parents=True, exist_ok=True)
+        (context / relative).write_text(f"{relative}\n")
+    (context / ".dockerignore").write_text(dockerignore)
+    sent = set()
+    for relative in files:
+        before = context_hash(context, context / "Dockerfile")
+        (context / relative).write_text(f"{relative} changed\n")
+        if context_hash(context, context / "Dockerfile") != before:
+            sent.add(relative)
+    return sent
+
+
+# Docker's rules (https://docs.docker.com/build/concepts/context/#dockerignore-files) where
+# Python's fnmatch, or docker-py's own matcher, would decide otherwise.
+@pytest.mark.parametrize(
+    ("dockerignore", "files", "sent"),
+    [
+        pytest.param(
+            "trainer/*.py\n",
+            ["trainer/task.py", "trainer/trainer/task.py"],
+            {"trainer/trainer/task.py"},
+            id="star-stops-at-slash",
+        ),
+        pytest.param("*.md\n", ["README.md", "docs/x.md"], {"docs/x.md"}, id="root-only"),
+        pytest.param(
+            "**/*.pyc\n",
+            ["a.pyc", "x/y/b.pyc", "x/y/b.py"],
+            {"x/y/b.py"},
+            id="double-star-any-depth",
+        ),
+        pytest.param(
+            "x/**/*.pyc\n",
+            ["x/a.pyc", "x/y/z/b.pyc", "y/c.pyc"],
+            {"y/c.pyc"},
+            id="double-star-zero-dirs",
+        ),
+        pytest.param(
+            "docs\n!docs/keep.md\n",
+            ["docs/a.md", "docs/keep.md"],
+            {"docs/keep.md"},
+            id="exception",
+        ),
+        pytest.param(
+            "*.md\n!README*.md\nREADME-secret.md\n",
+            ["README.md", "README-secret.md", "CHANGES.md"],
+            {"README.md"},
+            id="last-match-decides",
+        ),
+        pytest.param(
+            "*.md\nREADME-secret.md\n!README*.md\n",
+            ["README.md", "README-secret.md", "CHANGES.md"],
+            {"README.md", "README-secret.md"},
+            id="last-match-decides-reordered",
+        ),
+        pytest.param(
+            "/*.md\n", ["README.md", "docs/README.md"], {"docs/README.md"}, id="leading-slash"
+        ),
+        pytest.param(
+            "build/\n",
+            ["build/a.o", "build/sub/b.o", "src/build/c.o", "build.txt"],
+            {"src/build/c.o", "build.txt"},
+            id="directory",
+        ),
+        # docker-py's PatternMatcher matches case-insensitively; Docker does not.
+        pytest.param(
+            "build\nREADME.md\n",
+            ["build/a.o", "Build/a.o", "README.md", "readme.md"],
+            {"Build/a.o", "readme.md"},
+            id="case-sensitive",
+        ),
+        # docker-py checks one parent directory, so the exception's walk lets x back in.
+        pytest.param(
+            "**/cache\n!a/b/cache/keep\n",
+            ["a/b/cache/x", "a/b/cache/keep"],
+            {"a/b/cache/keep"},
+            id="exception-deep-in-excluded-dir",
+        ),
+        # docker-py (and the classic builder's tar walk, docker/cli#2919) never look inside
+        # build/; the docs' last-match rule sends build/x.py. Hashing it costs at worst a
+        # rebuild, never a stale image.
+        pytest.param(
+            "build\n!**/*.py\n",
+            ["build/x.py", "build/x.o"],
+            {"build/x.py"},
+            id="glob-exception-in-excluded-dir",
+        ),
+    ],
+)
+def test_the_hash_covers_what_docker_sends(tmp_path, dockerignore, files, sent):
+    assert _sent(tmp_path, dockerignore, files) == sent
+
+
+def test_the_dockerfile_and_dockerignore_always_count(tmp_path):
+    context = tmp_path / "context"
+    (context / "cpu").mkdir(parents=True)
+    dockerfile = context / "cpu" / "Dockerfile"
+    dockerfile.write_text("FROM scratch\n")
+    (context / "x.txt").write_text("x\n")
+    ignore = context / ".dockerignore"
+    ignore.write_text("*\n")
+    before = context_hash(context, dockerfile)
+    (context / "x.txt").write_text("y\n")
+    assert context_hash(context, dockerfile) == before
+    dockerfile.write_text("FROM scratch\nLABEL a=b\n")
+    assert context_hash(context, dockerfile) != before
+    before = context_hash(context, dockerfile)
+    ignore.write_text("*\n# changed\n")
+    assert context_hash(context, dockerfile) != before
+
+
+@pytest.mark.parametrize("line", ["!", "[!a].txt", "[^a].txt", "foo\\*"])
+def test_patterns_docker_py_reads_otherwise_are_refused(tmp_path, line):
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / ".dockerignore").write_text(f"{line}\n")
+    with pytest.raises(ValueError, match=r"\.dockerignore: "):
+        context_hash(tmp_path, tmp_path / "Dockerfile")
