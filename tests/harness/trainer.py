@@ -1,4 +1,5 @@
-"""Shared helpers for the trainer tests: paths, CLI runs, and the metrics file format.
+"""Shared helpers for the trainer tests: paths, CLI and in-process runs (with directory access
+taken away where a test needs it), and the metrics file format.
 
 Importing this module puts ``images/trainer`` on sys.path, so ``import trainer`` finds
 the package the images ship (the lead's conftest.py is left alone).
@@ -9,7 +10,11 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 TRAINER_ROOT = PROJECT_DIR / "images" / "trainer"
@@ -22,6 +27,9 @@ ERROR_PREFIX = "trainer.task: error:"
 
 if str(TRAINER_ROOT) not in sys.path:
     sys.path.insert(0, str(TRAINER_ROOT))
+
+if TYPE_CHECKING:  # torch is imported only by the tests that train
+    from trainer.task import TrainingOutcome
 
 
 def trainer_args(output_dir: Path, *extra: str) -> list[str]:
@@ -51,20 +59,93 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def start_trainer(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+@dataclass(frozen=True)
+class DeniedDir:
+    """A directory the trainer must not be able to use: ``read-only`` (entries cannot be
+    created in it) or ``no-access`` (mode 000: nothing under it can even be looked up, so
+    ``Path.is_dir()`` of a child raises PermissionError)."""
+
+    path: Path
+    kind: str
+
+
+RUNNING_AS_ROOT = os.geteuid() == 0
+# As root, permission bits deny nothing, so the trainer subprocess gets the same errors
+# from a wrapper around os.stat/os.mkdir/os.open instead (errno EACCES, as the kernel
+# would give a non-root user). The trainer's code is the same either way.
+_DENY_BOOTSTRAP = """
+import errno, os, runpy
+denied_root = os.environ.pop("TRAINER_TEST_DENIED_DIR")
+read_only = os.environ.pop("TRAINER_TEST_DENIED_KIND") == "read-only"
+real_stat, real_mkdir, real_open = os.stat, os.mkdir, os.open
+def check(path, writing):
+    if isinstance(path, int):
+        return
+    name = os.path.abspath(os.fsdecode(os.fspath(path)))
+    if name.startswith(denied_root + os.sep) and (writing or not read_only):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+def stat(path, *args, **kwargs):
+    check(path, False)
+    return real_stat(path, *args, **kwargs)
+def mkdir(path, *args, **kwargs):
+    check(path, True)
+    return real_mkdir(path, *args, **kwargs)
+def open_(path, flags, *args, **kwargs):
+    check(path, bool(flags & (os.O_CREAT | os.O_WRONLY | os.O_RDWR)))
+    return real_open(path, flags, *args, **kwargs)
+os.stat, os.mkdir, os.open = stat, mkdir, open_
+runpy.run_module("trainer.task", run_name="__main__", alter_sys=True)
+"""
+
+
+@contextmanager
+def denied_dir(path: Path, kind: str) -> Iterator[DeniedDir]:
+    """Create ``path`` and take the access away: by its mode for a non-root user, by the
+    subprocess wrapper (see run_trainer) for root. Restores the mode afterwards."""
+    assert kind in ("read-only", "no-access"), kind
+    path.mkdir(parents=True, exist_ok=True)
+    if not RUNNING_AS_ROOT:
+        path.chmod(0o555 if kind == "read-only" else 0o000)
+    try:
+        yield DeniedDir(path, kind)
+    finally:
+        path.chmod(0o755)
+
+
+def start_trainer(
+    args: list[str], env: dict[str, str], denied: DeniedDir | None = None
+) -> subprocess.Popen:
+    command = [sys.executable, "-m", "trainer.task", *args]
+    if denied is not None and RUNNING_AS_ROOT:
+        command = [sys.executable, "-c", _DENY_BOOTSTRAP, *args]
+        env = {
+            **env,
+            "TRAINER_TEST_DENIED_DIR": str(denied.path.resolve()),
+            "TRAINER_TEST_DENIED_KIND": denied.kind,
+        }
     return subprocess.Popen(
-        [sys.executable, "-m", "trainer.task", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
-def run_trainer(args: list[str], env: dict[str, str], timeout: float = 120) -> tuple[int, str, str]:
-    process = start_trainer(args, env)
+def run_trainer(
+    args: list[str], env: dict[str, str], timeout: float = 120, denied: DeniedDir | None = None
+) -> tuple[int, str, str]:
+    process = start_trainer(args, env, denied)
     stdout, stderr = process.communicate(timeout=timeout)
     return process.returncode, stdout, stderr
+
+
+def train_in_process(output_dir: Path, *extra: str) -> "TrainingOutcome":
+    """A short run of ``trainer.task.train`` on the sample data; returns its outcome."""
+    from trainer.config import parse_args
+    from trainer.task import train
+
+    return train(parse_args(trainer_args(output_dir, *extra), environ={}), environ={})
+
+
+def checkpoint_names(output_dir: Path) -> list[str]:
+    return sorted(path.name for path in (output_dir / "checkpoints").glob("*.pt"))
 
 
 def error_lines(stderr: str) -> list[str]:

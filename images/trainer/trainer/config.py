@@ -59,16 +59,35 @@ def _checked(
     return convert
 
 
+def whole_number(text: str) -> int:
+    """An integer, also when written as an integral float: ``"32"`` or ``"32.0"``.
+
+    Vertex passes the trial values of INTEGER and DISCRETE parameters as numbers, and they
+    can reach the command line as ``32.0`` (googleapis/python-aiplatform#866: integer
+    specs come back as doubles), so a plain ``int()`` would fail every trial. ``32.5``,
+    ``inf`` and ``nan`` still raise ValueError.
+    """
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)  # ValueError for non-numbers, as int() would raise
+        if not value.is_integer():  # also False for inf and nan
+            raise ValueError(f"{text!r} is not a whole number") from None
+        return int(value)
+
+
 positive_float = _checked(float, lambda value: 0 < value < math.inf, "a number > 0")
 non_negative_float = _checked(float, lambda value: 0 <= value < math.inf, "a number >= 0")
 dropout_probability = _checked(float, lambda value: 0 <= value < 1, "a number in [0, 1)")
-positive_int = _checked(int, lambda value: value > 0, "an integer > 0")
+positive_int = _checked(whole_number, lambda value: value > 0, "an integer > 0")
+any_int = _checked(whole_number, lambda value: True, "an integer")
 
 
 def hidden_layer_sizes(text: str) -> tuple[int, ...]:
-    """``"64"`` or ``"128,64"``: one positive width per hidden layer."""
+    """``"64"`` or ``"128,64"``: one positive width per hidden layer. Widths may be
+    integral floats (``"64.0"``), as a tuned INTEGER parameter arrives."""
     try:
-        sizes = tuple(int(part) for part in text.split(","))
+        sizes = tuple(whole_number(part) for part in text.split(","))
     except ValueError:
         sizes = ()
     if not sizes or min(sizes) <= 0:
@@ -112,7 +131,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     hyper.add_argument(
         "--dropout", type=dropout_probability, default=0.1, help="after each hidden layer"
     )
-    hyper.add_argument("--seed", type=int, default=0, help="weights, shuffling and dropout")
+    hyper.add_argument("--seed", type=any_int, default=0, help="weights, shuffling and dropout")
 
     run = parser.add_argument_group("run")
     run.add_argument(

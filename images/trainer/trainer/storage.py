@@ -6,6 +6,7 @@ that mount. Inputs use it when the file is there, and otherwise fall back to a d
 with google-cloud-storage (imported lazily: tests and local runs never need it).
 """
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -33,22 +34,66 @@ def gcs_uri_to_fuse_path(uri: str) -> Path:
     return GCS_FUSE_ROOT / bucket / object_name
 
 
-def prepare_output_dir(location: str) -> Path:
-    """Create (if needed) and return the local directory for an output location."""
+def not_writable_error(what: str, error: OSError | None, fix: str) -> TrainerError:
+    """The one-line error for an output the trainer cannot write: what, why, and the fix."""
+    reason = f": {error.strerror or error}" if error is not None else ""
+    return TrainerError(f"cannot write {what}{reason}; {fix}")
+
+
+def ensure_writable_dir(directory: Path, what: str, fix: str) -> Path:
+    """Create ``directory`` if needed and prove this process can create and delete a file
+    in it; raise the one-line TrainerError otherwise.
+
+    A probe file rather than os.access: as root, or on the /gcs FUSE mount (where the
+    bucket's IAM decides), the permission bits do not tell. mkdir alone is not enough
+    either: it succeeds on an existing directory the process cannot write.
+    """
+    try:
+        # Path.mkdir and Path.is_dir raise PermissionError when a parent is not
+        # searchable (Python only swallows ENOENT-like errors in is_dir).
+        directory.mkdir(parents=True, exist_ok=True)
+        descriptor, probe = tempfile.mkstemp(prefix=".trainer-write-check-", dir=directory)
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        raise not_writable_error(what, error, fix) from None
+    return directory
+
+
+def can_append(path: Path) -> bool:
+    """Whether an existing file can be opened for writing (append: content untouched)."""
+    try:
+        with path.open("a"):
+            return True
+    except OSError:
+        return False
+
+
+def prepare_output_dir(location: str, flag: str = "the output flag") -> Path:
+    """Create (if needed) the local directory for an output location, check that this
+    process can write in it, and return it. ``flag`` names where the location came from."""
     if is_gcs_uri(location):
-        if not GCS_FUSE_ROOT.is_dir():
+        bucket, _ = split_gcs_uri(location)
+        fix = (
+            f"the job's service account needs to create and delete objects in gs://{bucket} "
+            "(this stack grants it roles/storage.objectAdmin on the output bucket)"
+        )
+        try:
+            mounted = GCS_FUSE_ROOT.is_dir()
+        except OSError as error:  # PermissionError where /gcs is not searchable
+            raise not_writable_error(f"{location} through {GCS_FUSE_ROOT}", error, fix) from None
+        if not mounted:
             raise TrainerError(
                 f"cannot write {location}: the Cloud Storage FUSE mount {GCS_FUSE_ROOT} is "
                 "missing (Vertex AI provides it); use a local directory when running elsewhere"
             )
         directory = gcs_uri_to_fuse_path(location)
+        what = f"{location} (at {directory}, from {flag})"
     else:
         directory = Path(location)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise TrainerError(f"cannot create output directory {directory}: {error}") from None
-    return directory
+        fix = f"make it writable by uid {os.getuid()} or pass another {flag}"
+        what = f"the output directory {directory} (from {flag})"
+    return ensure_writable_dir(directory, what, fix)
 
 
 def localize_input(location: str, download_dir: Path) -> Path:

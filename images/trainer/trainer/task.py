@@ -31,7 +31,12 @@ from trainer.distributed import (
 )
 from trainer.errors import TrainerError
 from trainer.model import build_mlp
-from trainer.reporting import ObjectiveReporter, ScalarWriter, open_scalar_writer
+from trainer.reporting import (
+    ObjectiveReporter,
+    ScalarWriter,
+    check_metric_file_writable,
+    open_scalar_writer,
+)
 from trainer.training import (
     choose_autocast_dtype,
     choose_device,
@@ -62,6 +67,15 @@ class TrainingOutcome:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _OutputDirs:
+    """The chief's output directories, created and checked writable at start-up."""
+
+    model_dir: Path
+    checkpoint_dir: Path | None
+    tensorboard_dir: Path | None
+
+
 @dataclass
 class _ChiefOutputs:
     """Output locations and writers; only rank 0 has them."""
@@ -88,16 +102,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def train(config: TrainingConfig, environ: Mapping[str, str]) -> TrainingOutcome:
-    """Load data, join the process group if there is one, train, and write outputs."""
-    train_data, val_data, schema = _load_data(config)
+    """Check the outputs, load data, join the process group if there is one, train, and
+    write outputs."""
     spec = resolve_process_group_spec(environ)
+    # Only the chief writes, so only it checks; before the data download and the first
+    # epoch, so an unwritable location costs seconds, not a trial's worth of training.
+    output_dirs = _check_chief_outputs(config) if spec is None or spec.rank == 0 else None
+    train_data, val_data, schema = _load_data(config)
     device = choose_device(environ)
     if spec:
         log = logging.getLogger("trainer")
         log.info("joining %s as rank %d of %d", spec.init_method, spec.rank, spec.world_size)
     collective = start_process_group(spec, device)
     try:
-        return _train_on_device(config, schema, train_data, val_data, collective, device)
+        return _train_on_device(
+            config, schema, train_data, val_data, collective, device, output_dirs
+        )
     finally:
         stop_process_group(collective)
 
@@ -132,8 +152,9 @@ def _train_on_device(
     val_data: LabeledTensors,
     collective: Collective,
     device: torch.device,
+    output_dirs: _OutputDirs | None,
 ) -> TrainingOutcome:
-    run = _set_up_run(config, schema, collective, device)
+    run = _set_up_run(config, schema, collective, device, output_dirs)
     resumed = _resume(run)
     start_epoch = resumed["epoch"] + 1 if resumed else 1
     history: list[dict[str, float]] = resumed["history"] if resumed else []
@@ -169,7 +190,11 @@ def _train_on_device(
 
 
 def _set_up_run(
-    config: TrainingConfig, schema: FeatureSchema, collective: Collective, device: torch.device
+    config: TrainingConfig,
+    schema: FeatureSchema,
+    collective: Collective,
+    device: torch.device,
+    output_dirs: _OutputDirs | None,
 ) -> _Run:
     log = logging.getLogger(f"trainer.rank{collective.rank}")
     autocast_dtype = choose_autocast_dtype(config.precision, device)
@@ -181,7 +206,7 @@ def _set_up_run(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    outputs = _open_chief_outputs(config) if collective.is_chief else None
+    outputs = _open_chief_outputs(config, output_dirs) if output_dirs else None
     return _Run(
         config, schema, collective, device, autocast_dtype, model, model, optimizer, outputs, log
     )
@@ -234,18 +259,26 @@ def _epoch_metrics(
     }
 
 
-def _open_chief_outputs(config: TrainingConfig) -> _ChiefOutputs:
-    checkpoint_dir = scalars_dir = None
-    if config.checkpoint_dir:
-        checkpoint_dir = storage.prepare_output_dir(config.checkpoint_dir)
-    else:
+def _check_chief_outputs(config: TrainingConfig) -> _OutputDirs:
+    """Create every output directory and prove it writable, or raise the one-line error."""
+    check_metric_file_writable(os.environ)  # hypertune reads os.environ, not ``environ``
+
+    def prepare(location: str | None, flag: str) -> Path | None:
+        return storage.prepare_output_dir(location, flag) if location else None
+
+    if not config.checkpoint_dir:
         logging.getLogger("trainer").info("no --checkpoint-dir/AIP_CHECKPOINT_DIR: no checkpoints")
-    if config.tensorboard_dir:
-        scalars_dir = storage.prepare_output_dir(config.tensorboard_dir)
+    model = storage.prepare_output_dir(config.model_dir, "--model-dir/AIP_MODEL_DIR")
+    checkpoints = prepare(config.checkpoint_dir, "--checkpoint-dir/AIP_CHECKPOINT_DIR")
+    tensorboard = prepare(config.tensorboard_dir, "--tensorboard-dir/AIP_TENSORBOARD_LOG_DIR")
+    return _OutputDirs(model, checkpoints, tensorboard)
+
+
+def _open_chief_outputs(config: TrainingConfig, dirs: _OutputDirs) -> _ChiefOutputs:
     return _ChiefOutputs(
-        model_dir=storage.prepare_output_dir(config.model_dir),
-        checkpoint_dir=checkpoint_dir,
-        scalars=open_scalar_writer(scalars_dir) if scalars_dir else None,
+        model_dir=dirs.model_dir,
+        checkpoint_dir=dirs.checkpoint_dir,
+        scalars=open_scalar_writer(dirs.tensorboard_dir) if dirs.tensorboard_dir else None,
         objective=ObjectiveReporter(config.metric_tag),
     )
 
