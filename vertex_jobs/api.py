@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from config.catalogue import regional_endpoint
+from config.catalogue import IAM_PROPAGATION_S, regional_endpoint
 
 if TYPE_CHECKING:
     from google.cloud.aiplatform_v1 import JobServiceClient
@@ -47,6 +47,10 @@ class Tunables:
     poll_max_s: float = 60.0
     delete_timeout_s: float = 3600.0
     adopt_attempts: int = 3
+    # How long create keeps retrying PERMISSION_DENIED (backoff: retry_initial_s..retry_max_s)
+    # while IAM grants made in the same `pulumi up` take effect: see
+    # config.catalogue.IAM_PROPAGATION_S (typically 2 minutes, potentially 7 or longer).
+    iam_propagation_s: float = IAM_PROPAGATION_S
 
     @classmethod
     def from_env(cls) -> Tunables:

@@ -14,7 +14,11 @@ CUSTOM_JOB_TYPE = f"pulumi-python:dynamic/{TYPE_MODULE}:CustomJob"
 HYPERPARAMETER_TUNING_JOB_TYPE = f"pulumi-python:dynamic/{TYPE_MODULE}:HyperparameterTuningJob"
 
 # The label that ties a Vertex job to its Pulumi resource; set by the provider's `check`.
-RESOURCE_UID_LABEL = "vtrain-resource-uid"
+# `create` finds a job by it with the list filter `labels.<key>="<uid>"`. Vertex documents
+# label filters only as `labels.key=value` (AIP-160 grammar, where `-` is the negation
+# operator), so the key is `[a-z0-9_]` only: a hyphenated key is not a documented filter.
+# https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.customJobs/list
+RESOURCE_UID_LABEL = "vtrain_resource_uid"
 
 COMMON_INPUTS = {
     "project": "project ID the job runs in",
@@ -25,6 +29,9 @@ COMMON_INPUTS = {
     "job_spec": "proto3 JSON of CustomJobSpec (a tuning job's trial_job_spec)",
     "encryption_kms_key": "None or a Cloud KMS key name (encryption_spec.kms_key_name)",
     "wait": "None or {until_terminal, timeout_seconds}: block create (bounded) for short jobs",
+    # Set by the resource classes, never by callers: the dynamic provider never sees the URN.
+    "resource_key": "<pulumi project>/<pulumi stack>/<resource name>: which resource this is; "
+    "the resource uid is derived from it (None: a random uid, no crash recovery)",
 }
 TUNING_INPUTS = {
     "study_spec": "proto3 JSON of StudySpec",
@@ -32,11 +39,12 @@ TUNING_INPUTS = {
     "parallel_trial_count": "trials at once (<= max_trial_count)",
     "max_failed_trial_count": "failed trials before the job fails (0: Vertex decides)",
 }
-# Inputs that only change how the program talks to the API, never the job: no replace.
-CLIENT_SIDE_INPUTS = frozenset({"api_endpoint", "wait"})
+# Inputs that never change the job (how the program talks to the API, which resource it is):
+# updated in place with no API call, never a replacement. Every other input defines the job.
+CLIENT_SIDE_INPUTS = frozenset({"api_endpoint", "wait", "resource_key"})
 
 COMMON_OUTPUTS = {
-    "resource_uid": "the value of the resource-uid label",
+    "resource_uid": "the value of the resource-uid label (32 hex characters)",
     "name": "full resource name projects/<p>/locations/<region>/<kind>/<id> (also the id)",
     "job_id": "the last part of name",
     "state": "JobState name, e.g. JOB_STATE_QUEUED at create; refresh to see later states",

@@ -19,10 +19,15 @@ of an importable module by reference (module path + class name): the state holds
 
 Inputs and outputs: `vertex_jobs.contract`. Lifecycle:
 
+- `check` stamps the resource uid (`resource_uid`, also the job's `vtrain_resource_uid`
+  label); see "The resource uid" below.
 - `create` adopts a job already labelled with this resource's uid, else submits one. It is
   never blindly retried: after an ambiguous failure (the response may have been lost) it
-  lists by label again and adopts what the first attempt made. It returns once the job is
-  submitted (or, with `wait`, terminal or timed out).
+  lists by label again and adopts what the first attempt made. PERMISSION_DENIED is the one
+  answer it retries, for `Tunables.iam_propagation_s` with backoff: it means nothing was
+  made, and a grant made in the same `pulumi up` (serviceAccountUser on the training
+  account) can take minutes to take effect. It returns once the job is submitted (or, with
+  `wait`, terminal or timed out).
 - `read` is one `get`; a job that is gone yields an empty id so the engine drops it.
 - `diff` makes no API calls. The v1 JobService has no Update RPC for either kind, so every
   change to the job replaces it, delete-before-replace: the old job is cancelled and deleted
@@ -32,10 +37,47 @@ Inputs and outputs: `vertex_jobs.contract`. Lifecycle:
   then deletes it and waits for the operation. NotFound at any point counts as deleted.
 - A job that ends FAILED or CANCELLED is reported in `state`/`error`; it does not fail the
   Pulumi operation.
+
+The resource uid. The engine writes a resource to state only after `create` returns, so a
+`pulumi up` that dies after Vertex accepted a job leaves a job the state does not know. The uid
+is derived, not random, so that the next run finds it: `sha256(resource_key, the canonical
+job-defining inputs, the old uid or "")`, 32 hex characters (`_resource_uid`). `resource_key`
+(`<project>/<stack>/<resource name>`, set by the resource classes) says which resource; the
+job-defining inputs are those whose change replaces the job (all but `CLIENT_SIDE_INPUTS`, the
+uid label left out, specs in canonical proto3 JSON). `check` gets the old *inputs* as `olds`
+when the resource is in state, and nothing when it is not. What follows:
+
+- First create, no old state: the same resource with the same spec always gets the same uid.
+  If `pulumi up` dies after the create reached Vertex, the next `pulumi up` (still no old
+  state) computes the same uid and `create` adopts the job: one job, and destroy removes it.
+  If the spec changed in between, the uid differs and a second job is submitted; the first
+  is orphaned (Pulumi reports the interrupted create as a pending operation; find the job by
+  its display name and `vtrain-job` label, cancel and delete it).
+- Any create while the resource is in state (a replacement, `pulumi up --replace`) gets a
+  new uid, because the old uid is hashed in: it can never adopt the job it replaces, even one
+  kept by `retain_on_delete`. `check` cannot tell a create from a no-op (it runs before
+  `diff`), so it mints the new uid whenever there is an old state; for an unchanged job `diff`
+  ignores the uid (and `update` keeps the old outputs), so the live job and its outputs keep
+  their uid, and only the recorded inputs move on.
+- A crash during a replacement's create is recovered only while the old resource is still in
+  state: the next run gets the same olds, computes the same uid and adopts. Replacements here
+  are delete-before-replace, so the engine removes the old resource from state before it
+  calls `create`; a crash after Vertex accepted the new job but before its state was written
+  leaves no old state, the next run hashes "" instead of the old uid, cannot find the job and
+  submits another: that orphan is NOT recovered (Pulumi's pending-operation warning is the
+  sign; find it as above). Recovering it would need the old uid after the old resource left
+  state, which nothing keeps.
+- Without `resource_key` (a provider driven directly, not by the resource classes) the uid is
+  random, as before: no crash recovery, and never a wrong adoption.
+- A job already labelled with a recomputed uid is adopted whatever its state, e.g. one kept
+  by `retain_on_delete` and recreated from no state with the same spec: the resource takes
+  that job back rather than running it again. Change the spec (or a label) for a new run.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 import uuid
@@ -50,8 +92,13 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 
-from config.catalogue import TERMINAL_JOB_STATES
+from config.catalogue import (
+    ACT_AS_PERMISSION,
+    TERMINAL_JOB_STATES,
+    VERTEX_JOB_CREATE_PERMISSIONS,
+)
 from vertex_jobs.api import (
     Tunables,
     VertexJobError,
@@ -75,6 +122,7 @@ from vertex_jobs.proto import (
     canonical_proto_json,
     contains_unknown,
     job_error,
+    parse_proto_json,
     proto_class,
     state_name,
     timestamp,
@@ -91,6 +139,30 @@ _JOB_NAME = re.compile(
 def _parse_job_name(name: str) -> dict[str, str]:
     match = _JOB_NAME.match(name or "")
     return match.groupdict() if match else {}
+
+
+# Versions the uid derivation: a new scheme must not re-derive the uids of old jobs.
+UID_SCHEME = "vtrain-resource-uid/1"
+
+
+def _canonical(value: Any) -> Any:
+    """Plain data in one form for hashing: Pulumi carries every number as a double, so an
+    integral float is an int."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _service_account(job_spec: Any) -> str:
+    """The job's run-as service account ("" for Vertex's Custom Code Service Agent)."""
+    try:
+        return parse_proto_json("CustomJobSpec", job_spec).service_account
+    except Exception:  # noqa: BLE001 - only used in a message
+        return ""
 
 
 def _client_for(props: dict[str, Any], job_name: str | None = None) -> Any:
@@ -163,17 +235,36 @@ class _VertexJobProvider(ResourceProvider):
     def _check_extra(self, inputs: dict[str, Any], failures: list[CheckFailure]) -> None:
         pass
 
-    def _resource_uid(self, olds: dict[str, Any], news: dict[str, Any]) -> str:
-        """Keep the uid while the job stays the same; mint one for each new job.
+    def _resource_uid(self, olds: dict[str, Any], news: dict[str, Any]) -> Any:
+        """The uid of the job these inputs would create (see "The resource uid" above):
+        ``sha256(resource_key, canonical job-defining inputs, old uid or "")`` as 32 hex
+        characters; random without a ``resource_key``; unknown at preview while a
+        job-defining input is."""
+        key = news.get("resource_key")
+        if contains_unknown(key):
+            return Unknown()
+        if not isinstance(key, str) or not key:
+            return uuid.uuid4().hex  # no identity to derive from: no crash recovery
+        defining = self._defining_inputs(news)
+        if contains_unknown(defining):
+            return Unknown()  # preview: `up` computes it from the known values
+        old_uid = olds.get("resource_uid") if olds else None
+        material = [
+            UID_SCHEME,
+            key,
+            defining,
+            old_uid if isinstance(old_uid, str) else "",
+        ]
+        text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-        A replacement is a new job, so it gets a new uid: then the adopt-by-label lookup in
-        ``create`` can never mistake the outgoing job for the new one (even with
-        ``retain_on_delete`` or create-before-delete forced by the user).
-        """
-        old_uid = olds.get("resource_uid")
-        if isinstance(old_uid, str) and old_uid and not self._replace_keys(olds, news):
-            return old_uid
-        return uuid.uuid4().hex
+    def _defining_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs whose change replaces the job, in a canonical form."""
+        return {
+            key: _canonical(self._comparable(key, inputs.get(key)))
+            for key in self.input_keys
+            if key not in CLIENT_SIDE_INPUTS
+        }
 
     def _comparable(self, key: str, value: Any) -> Any:
         if key == "labels" and isinstance(value, dict):
@@ -187,8 +278,8 @@ class _VertexJobProvider(ResourceProvider):
     def _changed_keys(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         changed = []
         for key in self.input_keys:
-            old, new = olds.get(key), news.get(key)
-            if contains_unknown(new) or self._comparable(key, old) != self._comparable(key, new):
+            old, new = self._comparable(key, olds.get(key)), self._comparable(key, news.get(key))
+            if contains_unknown(new) or old != new:  # the uid label (unknown at preview) aside
                 changed.append(key)
         return changed
 
@@ -219,6 +310,9 @@ class _VertexJobProvider(ResourceProvider):
         return f"projects/{props['project']}/locations/{props['region']}"
 
     def _find_by_uid(self, client: Any, props: dict[str, Any], tunables: Tunables) -> Any:
+        # The documented list filter for a label: `labels.key=value` (AIP-160 grammar; the
+        # key is `[a-z0-9_]`, the value quoted). Matches are checked again below.
+        # https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.customJobs/list
         request = {
             "parent": self._parent(props),
             "filter": f'labels.{RESOURCE_UID_LABEL}="{props["resource_uid"]}"',
@@ -252,36 +346,63 @@ class _VertexJobProvider(ResourceProvider):
     def _submit(self, client: Any, props: dict[str, Any], tunables: Tunables) -> Any:
         from google.api_core import exceptions
 
-        try:
-            # Never retried: a create whose response is lost may still have made the job.
-            return self._create_rpc(
-                client,
-                self._parent(props),
-                self._job_message(props),
-                retry=None,
-                timeout=tunables.rpc_timeout_s,
-            )
-        except exceptions.GoogleAPICallError as exc:
-            # The request may have reached the server (lost response, timeout, crash): look
-            # for the job it made, a few times in case listing lags behind.
-            ambiguous = (
-                exceptions.ServiceUnavailable,
-                exceptions.DeadlineExceeded,
-                exceptions.InternalServerError,
-                exceptions.Unknown,
-            )
-            if isinstance(exc, ambiguous):
-                adopted = self._adopt(client, props, tunables, tunables.adopt_attempts)
-                if adopted is None:
-                    raise VertexJobError(self._ambiguous(props, exc)) from None
+        started = time.monotonic()
+        delays = backoff(tunables.retry_initial_s, tunables.retry_max_s)
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                # Not retried by the client: a create whose response is lost may still have
+                # made the job (see below). PERMISSION_DENIED is retried here, bounded.
+                return self._create_rpc(
+                    client,
+                    self._parent(props),
+                    self._job_message(props),
+                    retry=None,
+                    timeout=tunables.rpc_timeout_s,
+                )
+            except exceptions.PermissionDenied as exc:
+                # Nothing was made. IAM is eventually consistent ("Access change
+                # propagation": typically 2 minutes, potentially 7 or longer,
+                # cloud.google.com/iam/docs/access-change-propagation): a grant made
+                # earlier in this `pulumi up` may not be effective yet. Try again until
+                # `iam_propagation_s` has passed since the first attempt.
+                remaining = started + tunables.iam_propagation_s - time.monotonic()
+                if remaining <= 0:
+                    elapsed = time.monotonic() - started
+                    raise VertexJobError(
+                        self._denied(props, exc, attempts, elapsed, tunables)
+                    ) from None
+                time.sleep(min(next(delays), remaining))
+            except exceptions.GoogleAPICallError as exc:
+                return self._after_failed_create(client, props, tunables, exc)
+
+    def _after_failed_create(
+        self, client: Any, props: dict[str, Any], tunables: Tunables, exc: Exception
+    ) -> Any:
+        """Adopt what a failed create may have made, or raise the API's answer."""
+        from google.api_core import exceptions
+
+        # The request may have reached the server (lost response, timeout, crash): look
+        # for the job it made, a few times in case listing lags behind.
+        ambiguous = (
+            exceptions.ServiceUnavailable,
+            exceptions.DeadlineExceeded,
+            exceptions.InternalServerError,
+            exceptions.Unknown,
+        )
+        if isinstance(exc, ambiguous):
+            adopted = self._adopt(client, props, tunables, tunables.adopt_attempts)
+            if adopted is None:
+                raise VertexJobError(self._ambiguous(props, exc)) from None
+            return adopted
+        # RESOURCE_EXHAUSTED (quota, rate limit) is retryable but almost surely rejected
+        # before anything was made: one look, then report the API's message.
+        if isinstance(exc, exceptions.ResourceExhausted):
+            adopted = self._adopt(client, props, tunables, 1)
+            if adopted is not None:
                 return adopted
-            # RESOURCE_EXHAUSTED (quota, rate limit) is retryable but almost surely rejected
-            # before anything was made: one look, then report the API's message.
-            if isinstance(exc, exceptions.ResourceExhausted):
-                adopted = self._adopt(client, props, tunables, 1)
-                if adopted is not None:
-                    return adopted
-            raise VertexJobError(self._rejected(props, exc)) from None
+        raise VertexJobError(self._rejected(props, exc)) from None
 
     def _adopt(self, client: Any, props: dict[str, Any], tunables: Tunables, attempts: int) -> Any:
         delays = backoff(tunables.poll_initial_s, tunables.poll_max_s)
@@ -299,12 +420,40 @@ class _VertexJobProvider(ResourceProvider):
             f"{self._parent(props)}: {api_message(exc)}"
         )
 
+    def _denied(
+        self,
+        props: dict[str, Any],
+        exc: Exception,
+        attempts: int,
+        elapsed: float,
+        tunables: Tunables,
+    ) -> str:
+        account = _service_account(props.get("job_spec"))
+        on_account = (
+            f"on the job's service account {account} (roles/iam.serviceAccountUser on that account)"
+            if account
+            else "on the job's service account"
+        )
+        return (
+            f"Vertex AI denied creating {self.message} '{props['display_name']}' in "
+            f"{self._parent(props)} for {elapsed:.0f}s ({attempts} attempts): "
+            f"{api_message(exc)}. Nothing was created. The credentials `pulumi up` runs with "
+            f"may lack {ACT_AS_PERMISSION} {on_account}, or "
+            f"{VERTEX_JOB_CREATE_PERMISSIONS[self.message]} on project {props['project']} "
+            "(roles/aiplatform.user). IAM grants take effect after typically 2 and "
+            "potentially 7 or more minutes "
+            "(https://cloud.google.com/iam/docs/access-change-propagation): if the grant was "
+            "made just now, re-run `pulumi up` (or raise VTRAIN_VERTEX_IAM_PROPAGATION_S, "
+            f"now {tunables.iam_propagation_s:g}s, to wait longer); otherwise grant the "
+            "missing role to the identity that runs `pulumi up`."
+        )
+
     def _ambiguous(self, props: dict[str, Any], exc: Exception) -> str:
         return (
             f"creating {self.message} '{props['display_name']}' in {self._parent(props)} "
             f"failed ({api_message(exc)}) and no job labelled "
             f"{RESOURCE_UID_LABEL}={props['resource_uid']} was found afterwards. If one appears "
-            f"later, cancel it (filter labels.{RESOURCE_UID_LABEL}={props['resource_uid']}) "
+            f'later, cancel it (filter labels.{RESOURCE_UID_LABEL}="{props["resource_uid"]}") '
             "before re-running `pulumi up`."
         )
 

@@ -3,6 +3,8 @@
 Both are `pulumi.dynamic.Resource`s backed by `vertex_jobs.providers`. Their inputs and
 outputs are `vertex_jobs.contract`'s; the attributes below are typed views of them. Any
 change to the job replaces it (delete-before-replace): the v1 API cannot update a job.
+Each registers `resource_key` (`<project>/<stack>/<resource name>`) itself, so the provider
+can find a job a crashed `pulumi up` submitted (`vertex_jobs.providers`, "The resource uid").
 Google resources created: one `CustomJob` or `HyperparameterTuningJob`.
 """
 
@@ -61,6 +63,14 @@ def _props(args: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:
     return props
 
 
+def _resource_key(resource_name: str, args: dict[str, Any]) -> str:
+    """`<pulumi project>/<pulumi stack>/<resource name>`: which resource a job belongs to, for
+    the provider (which never sees the URN) to derive the job's resource uid from."""
+    if args.get("resource_key") is not None:
+        raise TypeError("resource_key is set by the resource, not passed in")
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}"
+
+
 def _output_placeholders(keys: dict[str, str]) -> dict[str, None]:
     """Output keys as None inputs, so the Python object gets those attributes."""
     return dict.fromkeys(keys)
@@ -78,6 +88,7 @@ class _VertexJob(pulumi.dynamic.Resource):
     job_spec: pulumi.Output[dict[str, Any]]
     encryption_kms_key: pulumi.Output[str | None]
     wait: pulumi.Output[dict[str, Any] | None]
+    resource_key: pulumi.Output[str | None]
     resource_uid: pulumi.Output[str]
     name: pulumi.Output[str]
     job_id: pulumi.Output[str]
@@ -99,6 +110,7 @@ class CustomJob(_VertexJob, module=TYPE_MODULE, name="CustomJob"):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {**_props(dict(args), COMMON_INPUTS), **_output_placeholders(COMMON_OUTPUTS)}
+        props["resource_key"] = _resource_key(resource_name, dict(args))
         super().__init__(CustomJobProvider(), resource_name, props, opts)
 
 
@@ -122,4 +134,5 @@ class HyperparameterTuningJob(_VertexJob, module=TYPE_MODULE, name="Hyperparamet
             **_props(dict(args), {**COMMON_INPUTS, **TUNING_INPUTS}),
             **_output_placeholders({**COMMON_OUTPUTS, **TUNING_OUTPUTS}),
         }
+        props["resource_key"] = _resource_key(resource_name, dict(args))
         super().__init__(HyperparameterTuningJobProvider(), resource_name, props, opts)

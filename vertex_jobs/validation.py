@@ -54,6 +54,9 @@ def check_common(props: dict[str, Any], failures: list[CheckFailure]) -> None:
                 "must be None or projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>, "
                 f"got {kms!r}",
             )
+    key = props.get("resource_key")
+    if known("resource_key") and key is not None and not (isinstance(key, str) and key):
+        fail("resource_key", f"must be None or '<project>/<stack>/<resource name>', got {key!r}")
     if known("labels"):
         _check_labels(props.get("labels"), fail)
     if known("wait"):

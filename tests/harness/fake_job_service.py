@@ -10,7 +10,13 @@ provider opens an insecure channel to it. It is served with a generic handler wh
 Behaviour, close to the real service:
 * create stores the job in ``JOB_STATE_QUEUED`` with an id, ``create_time`` and
   ``update_time``; a worker pool with an unsupported machine type is INVALID_ARGUMENT.
-* list honours ``labels.<key>="<value>"`` filters (AND-ed) and pages (``page_size``).
+  With ``iam_denied_creates = N`` the next N creates are PERMISSION_DENIED (a grant not yet
+  effective: IAM is eventually consistent) and make nothing.
+* list pages (``page_size``) and takes the part of the documented filter grammar it
+  implements (``_parse_filter``): ``state``, ``display_name`` and ``labels.<key>``
+  compared with ``=``/``!=``, joined by ``AND``/``OR``, in parentheses; anything else,
+  e.g. an unquoted hyphenated label key, is INVALID_ARGUMENT, as AIP-160 requires for a
+  filter a service does not accept.
 * cancel moves a live job to ``JOB_STATE_CANCELLING`` and, after ``cancel_delay_gets`` more
   gets (default 0), to ``JOB_STATE_CANCELLED`` with error code 1; cancelling a terminal job
   is FAILED_PRECONDITION.
@@ -59,7 +65,6 @@ TERMINAL = {
     JobState.JOB_STATE_PARTIALLY_SUCCEEDED,
 }
 _MACHINE_TYPE = re.compile(r"^(n1|n2|n2d|e2|c2|c3|a2|a3|g2|m1|ct5lp|cloud-tpu)-[a-z0-9-]+$")
-_LABEL_TERM = re.compile(r'^labels\.([a-z0-9_-]+)\s*=\s*"?([^"\s]*)"?$')
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,13 @@ class FakeVertexJobService:
     cancel_delay_gets: int = 0
     operation_delay_polls: int = 0
     page_size: int = 50
+    # The next N creates are PERMISSION_DENIED, as while an IAM grant made just before is not
+    # effective yet: "Changes to allow or deny policies typically propagate in 2 minutes,
+    # but could potentially take 7 minutes or longer" (cloud.google.com/iam/docs/
+    # access-change-propagation). Vertex checks the caller's act-as on the job's service
+    # account at create (CustomJobSpec.service_account: "Users submitting jobs must have
+    # act-as permission on this run-as account"). Nothing is stored.
+    iam_denied_creates: int = 0
     calls: list[Call] = field(default_factory=list)
     _jobs: dict[str, _Job] = field(default_factory=dict)
     _operations: dict[str, _Operation] = field(default_factory=dict)
@@ -199,6 +211,7 @@ class FakeVertexJobService:
             self.cancel_delay_gets = 0
             self.operation_delay_polls = 0
             self.page_size = 50
+            self.iam_denied_creates = 0
 
     def remove_job(self, name: str) -> None:
         """Delete a job out of band (as another user or a retention policy would)."""
@@ -383,6 +396,14 @@ class FakeVertexJobService:
     def _create(self, kind: _Kind, request: Any) -> Any:
         job = getattr(request, kind.field)
         spec = job.job_spec if kind is CUSTOM else job.trial_job_spec
+        if self.iam_denied_creates > 0:
+            self.iam_denied_creates -= 1
+            account = spec.service_account or "the Vertex AI Custom Code Service Agent"
+            raise _Abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"Permission 'iam.serviceAccounts.actAs' denied on service account {account} "
+                "(or it may not exist).",
+            )
         for index, pool in enumerate(spec.worker_pool_specs):
             machine = pool.machine_spec.machine_type
             if machine and not _MACHINE_TYPE.match(machine):
@@ -406,20 +427,12 @@ class FakeVertexJobService:
         return job
 
     def _list(self, kind: _Kind, request: Any) -> Any:
-        terms = [t.strip() for t in request.filter.split(" AND ")] if request.filter else []
-        wanted: dict[str, str] = {}
-        for term in terms:
-            match = _LABEL_TERM.match(term)
-            if not match:
-                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Unsupported filter: {term!r}")
-            wanted[match.group(1)] = match.group(2)
+        matches = _parse_filter(request.filter)
         parent = request.parent + "/"
         names = sorted(
             name
             for name, stored in self._jobs.items()
-            if stored.kind is kind
-            and name.startswith(parent)
-            and all(stored.message.labels.get(k) == v for k, v in wanted.items())
+            if stored.kind is kind and name.startswith(parent) and matches(stored.message)
         )
         start = int(request.page_token or 0)
         size = request.page_size or self.page_size
@@ -476,6 +489,147 @@ class FakeVertexJobService:
         return self._poll(operation)
 
 
+# ---- list filters ---------------------------------------------------------------------
+#
+# Vertex documents ListCustomJobs/ListHyperparameterTuningJobs `filter` as "the standard list
+# filter" (AIP-160, google.aip.dev/160) with these fields: display_name (=, !=, : wildcard),
+# state (=, !=), create_time (=, !=, <, <=, >, >=) and "labels supports general map functions
+# that is: labels.key=value - key:value equality, labels.key:* - key existence"; examples
+# `state!="JOB_STATE_FAILED" OR display_name="my_job"`, `labels.keyA=valueA`
+# (cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.customJobs/list).
+# AIP-160: `OR` binds tighter than `AND`; `-` is the negation operator (like `NOT`) and `.`
+# the traversal operator, so neither can be part of a bare name: `labels.my-key` is not the
+# key "my-key" (Google's reference lexer, the one in einride/aip-go filtering, splits it into
+# `my`, `-`, `key`); and "a non-compliant filter query must error with INVALID_ARGUMENT".
+#
+# The fake implements: `state`, `display_name` and `labels.<key>` (key: a bare name of
+# letters, digits and `_`) compared with `=` or `!=` to a quoted string (or a bare name),
+# joined by `AND`/`OR`, grouped by parentheses. Everything else is INVALID_ARGUMENT: the
+# undocumented forms because the real service can refuse them, and the documented ones the
+# fake does not implement (NOT, `:`, wildcards, create_time) so that a test relying on them
+# fails loudly rather than passing on a fake that ignores them.
+
+_FILTER_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<string>"(?:[^"\\]|\\.)*")
+      | (?P<op>!=|<=|>=|[=<>:().,*-])
+      | (?P<name>[A-Za-z0-9_]+)
+      | (?P<other>\S)
+    )""",
+    re.VERBOSE,
+)
+_FILTER_FIELDS = ("state", "display_name", "labels")
+_FILTER_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _filter_error(filter_text: str, problem: str) -> _Abort:
+    return _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid filter {filter_text!r}: {problem}")
+
+
+def _parse_filter(filter_text: str) -> Callable[[Any], bool]:
+    """Parse a list filter into a predicate on a job message (see above); an empty filter
+    matches everything."""
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    text = filter_text.rstrip()
+    while position < len(text):
+        match = _FILTER_TOKEN.match(text, position)
+        assert match is not None  # `other` matches any non-space character
+        kind = match.lastgroup or "other"
+        value = match.group(kind)
+        if kind == "other":
+            raise _filter_error(filter_text, f"unexpected {value!r}")
+        if kind == "name" and value in ("AND", "OR", "NOT"):
+            kind = value
+        tokens.append((kind, value))
+        position = match.end()
+    if not tokens:
+        return lambda job: True
+    index = 0
+
+    def peek() -> tuple[str, str]:
+        return tokens[index] if index < len(tokens) else ("end", "")
+
+    def take(*kinds: str, what: str) -> str:
+        nonlocal index
+        kind, value = peek()
+        if kind not in kinds:
+            found = "the end" if kind == "end" else repr(value)
+            raise _filter_error(filter_text, f"expected {what}, found {found}")
+        index += 1
+        return value
+
+    def expression() -> Callable[[Any], bool]:  # factor {AND factor}
+        parts = [factor()]
+        while peek()[0] == "AND":
+            take("AND", what="AND")
+            parts.append(factor())
+        return lambda job: all(part(job) for part in parts)
+
+    def factor() -> Callable[[Any], bool]:  # term {OR term}: OR binds tighter than AND
+        parts = [term()]
+        while peek()[0] == "OR":
+            take("OR", what="OR")
+            parts.append(term())
+        return lambda job: any(part(job) for part in parts)
+
+    def term() -> Callable[[Any], bool]:  # ( expression ) | restriction
+        if peek() != ("op", "("):
+            return restriction()
+        take("op", what="'('")
+        inner = expression()
+        if peek() != ("op", ")"):
+            take(what="')'")  # raises
+        take("op", what="')'")
+        return inner
+
+    def restriction() -> Callable[[Any], bool]:
+        field_name = take("name", what=f"one of {', '.join(_FILTER_FIELDS)}")
+        if field_name not in _FILTER_FIELDS:
+            raise _filter_error(filter_text, f"unsupported field {field_name!r}")
+        key = None
+        if field_name == "labels":
+            if peek() != ("op", "."):
+                raise _filter_error(filter_text, "expected labels.<key>")
+            take("op", what="'.'")
+            key = take("name", what="a label key")
+            if not _FILTER_LABEL_KEY.match(key) or peek() == ("op", "-"):
+                raise _filter_error(
+                    filter_text,
+                    f"invalid label key after {key!r}: a key is a name of lowercase letters, "
+                    "digits and '_' ('-' is the negation operator)",
+                )
+        operator = take("op", what="'=' or '!='")
+        if operator not in ("=", "!="):
+            raise _filter_error(filter_text, f"unsupported operator {operator!r}")
+        raw = take("string", "name", what="a value")
+        wanted = _unquote(raw) if raw.startswith('"') else raw
+        if "*" in wanted:
+            raise _filter_error(filter_text, "wildcards are not implemented by this fake")
+        if field_name == "state" and wanted not in JobState.__members__:
+            raise _filter_error(filter_text, f"unknown state {wanted!r}")
+
+        def actual(job: Any) -> str:
+            if field_name == "state":
+                return job.state.name
+            if field_name == "display_name":
+                return job.display_name
+            return job.labels.get(key, "")
+
+        if operator == "=":
+            return lambda job: actual(job) == wanted
+        return lambda job: actual(job) != wanted
+
+    predicate = expression()
+    if index != len(tokens):
+        raise _filter_error(filter_text, f"unexpected {tokens[index][1]!r}")
+    return predicate
+
+
+def _unquote(quoted: str) -> str:
+    return re.sub(r"\\(.)", r"\1", quoted[1:-1])
+
+
 @pytest.fixture
 def vertex_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeVertexJobService]:
     """A started fake on a free localhost port, with ``VERTEX_AI_EMULATOR_HOST`` pointing at
@@ -496,6 +650,7 @@ FAST_PROVIDER_ENV = {
     "VTRAIN_VERTEX_POLL_MAX_S": "0.05",
     "VTRAIN_VERTEX_DELETE_TIMEOUT_S": "10",
     "VTRAIN_VERTEX_ADOPT_ATTEMPTS": "3",
+    "VTRAIN_VERTEX_IAM_PROPAGATION_S": "2",
 }
 
 
@@ -527,8 +682,10 @@ OTHER_IMAGE = "us-central1-docker.pkg.dev/my-project/training/trainer@sha256:" +
 
 
 def custom_job_inputs(**overrides: Any) -> dict[str, Any]:
-    """CustomJob inputs as the config layer produces them (before ``check``)."""
+    """CustomJob inputs as the config layer produces them and the resource registers them,
+    ``resource_key`` included (before ``check``)."""
     props: dict[str, Any] = {
+        "resource_key": "vertex-training/dev/train-resnet",
         "project": "my-project",
         "region": "us-central1",
         "api_endpoint": None,
@@ -564,7 +721,9 @@ def custom_job_inputs(**overrides: Any) -> dict[str, Any]:
 
 
 def tuning_job_inputs(goal: str = "MAXIMIZE", **overrides: Any) -> dict[str, Any]:
-    props = custom_job_inputs(display_name="tune-resnet")
+    props = custom_job_inputs(
+        display_name="tune-resnet", resource_key="vertex-training/dev/tune-resnet"
+    )
     props.update(
         {
             "study_spec": {

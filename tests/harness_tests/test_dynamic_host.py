@@ -169,30 +169,32 @@ def test_engine_handler_runs_a_program_registered_job_through_the_host():
         env = {"VERTEX_AI_EMULATOR_HOST": fake.address, **fakes.FAST_PROVIDER_ENV}
         with DynamicProviderHost(env=env) as host:
             handler = host.engine_handler()
-            registered: list[str] = []
+            registered: list[tuple[str, str]] = []
             resolved: list[tuple] = []
 
             class Mocks(pulumi.runtime.Mocks):
                 def new_resource(self, args):
-                    registered.append(args.typ)
+                    registered.append((args.typ, args.inputs.get("resource_key")))
                     return handler(args)
 
                 def call(self, args):
                     return {}
 
+            args = {k: v for k, v in custom_job_inputs().items() if k != "resource_key"}
+
             @pulumi.runtime.test
             def program():
-                job = CustomJob("train", custom_job_inputs())
+                job = CustomJob("train", args)
                 outputs = pulumi.Output.all(job.id, job.state, job.resource_uid, job.console_url)
                 return outputs.apply(lambda values: resolved.append(tuple(values)))
 
             def run() -> None:
-                pulumi.runtime.set_mocks(Mocks(), preview=False)
+                pulumi.runtime.set_mocks(Mocks(), project="proj", stack="dev", preview=False)
                 program()
 
             _in_fresh_context(run)
 
-        assert registered == [CUSTOM_JOB_TYPE]
+        assert registered == [(CUSTOM_JOB_TYPE, "proj/dev/train")]  # set by the resource
         [(job_id, state, uid, console_url)] = resolved
         assert job_id == fake.job_names()[0] and state == "JOB_STATE_QUEUED"
         assert fake.job(job_id).labels[RESOURCE_UID_LABEL] == uid

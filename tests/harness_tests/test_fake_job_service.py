@@ -57,9 +57,70 @@ def test_list_filters_by_label_and_pages(client, vertex_fake):
     assert vertex_fake.call_count("ListCustomJobs") == 2  # two pages
 
 
-def test_list_rejects_filters_it_does_not_understand(client):
-    with pytest.raises(exceptions.InvalidArgument):
-        list(client.list_custom_jobs(request={"parent": PARENT, "filter": "display_name=job"}))
+def _listed(client, filter_text: str) -> list[str]:
+    found = client.list_custom_jobs(request={"parent": PARENT, "filter": filter_text})
+    return sorted(job.display_name for job in found)
+
+
+def test_list_takes_the_documented_filter_grammar(client, vertex_fake):
+    """customJobs.list `filter` (AIP-160): state / display_name / labels.key with = and !=,
+    AND / OR (OR binds tighter), parentheses, quoted or bare values."""
+    for name, labels in (("a", {"team": "x", "uid_key": "1"}), ("b", {"team": "y"})):
+        job = _job(labels)
+        job["display_name"] = name
+        client.create_custom_job(parent=PARENT, custom_job=job)
+    vertex_fake.advance(vertex_fake.job_names()[1], "RUNNING")  # "b" (ids increase)
+    assert _listed(client, 'labels.uid_key="1"') == ["a"]
+    assert _listed(client, "labels.team=y") == ["b"]
+    assert _listed(client, 'labels.team != "x"') == ["b"]
+    assert _listed(client, 'state="JOB_STATE_RUNNING"') == ["b"]
+    assert _listed(client, 'display_name="a" OR display_name="b"') == ["a", "b"]
+    assert (
+        _listed(client, 'labels.team="x" AND display_name="b" OR state!="JOB_STATE_QUEUED"') == []
+    )
+    assert _listed(
+        client, '(labels.team="y" AND state="JOB_STATE_RUNNING") OR display_name="a"'
+    ) == [
+        "a",
+        "b",
+    ]
+
+
+@pytest.mark.parametrize(
+    "filter_text",
+    [
+        'labels.vtrain-resource-uid="abc"',  # `-` is AIP-160's negation operator
+        "labels.my-key=value",
+        'labels."my-key"="abc"',  # a quoted key: not a documented form
+        'labels.Team="x"',  # label keys are lowercase
+        'labels="x"',
+        'labels.team="x" labels.uid_key="1"',  # implicit AND: not implemented
+        'labels.team="x" AND',
+        '(labels.team="x"',
+        'labels.team="x',
+        "labels.team='x'",
+        'state="RUNNING"',  # enum values are the full JobState names
+        'NOT display_name="a"',  # documented, not implemented by the fake
+        'display_name:"a*"',
+        'create_time>"2021-05-18T00:00:00Z"',
+        "name=anything",
+    ],
+)
+def test_list_rejects_filters_outside_the_grammar_as_invalid_argument(client, filter_text):
+    with pytest.raises(exceptions.InvalidArgument, match="Invalid filter"):
+        _listed(client, filter_text)
+
+
+def test_creates_are_denied_until_an_iam_grant_takes_effect(client, vertex_fake):
+    vertex_fake.iam_denied_creates = 2
+    job = _job()
+    job["job_spec"]["service_account"] = "trainer@my-project.iam.gserviceaccount.com"
+    for _ in range(2):
+        with pytest.raises(exceptions.PermissionDenied, match="iam.serviceAccounts.actAs"):
+            client.create_custom_job(parent=PARENT, custom_job=job)
+    assert vertex_fake.job_names() == []  # a denied create makes nothing
+    assert client.create_custom_job(parent=PARENT, custom_job=job).name
+    assert vertex_fake.call_count("CreateCustomJob") == 3
 
 
 def test_state_moves_under_test_control(client, vertex_fake):

@@ -154,6 +154,7 @@ def test_type_tokens_are_pinned(constant, resource, token):
                 "job_spec",
                 "encryption_kms_key",
                 "wait",
+                "resource_key",
             },
         ),
         (
@@ -189,7 +190,7 @@ def test_the_resource_uid_label_is_pinned():
     """Live jobs carry this label; `create` adopts by it and `diff` ignores it. Renamed, every
     existing job's labels would differ from the new ones: each would be replaced."""
     contract = importlib.import_module("vertex_jobs.contract")
-    assert contract.RESOURCE_UID_LABEL == "vtrain-resource-uid"
+    assert contract.RESOURCE_UID_LABEL == "vtrain_resource_uid"
 
 
 # ---- serialization and resources -------------------------------------------------------

@@ -8,6 +8,8 @@ that matter for money and correctness:
   never blindly retried; a lost response is recovered by adopting the job it made);
 * after destroy no job is left, so nothing keeps running or billing;
 * a create the API rejects fails with the API's own message and leaves no job behind.
+
+PERMISSION_DENIED on create (retried while IAM grants propagate): test_iam_propagation.py.
 """
 
 from __future__ import annotations
@@ -138,8 +140,8 @@ REJECTED = [
     # (id, verb fault or None for the fake's own validation, message the user must see,
     #  ListX calls expected: 1 before create, plus any adoption lookups)
     ("invalid-machine-type", None, 'Machine type "x9-huge" is not supported', 1),
+    ("invalid-argument", Code.INVALID_ARGUMENT, "worker_pool_specs[0].replica_count", 1),
     ("quota", Code.RESOURCE_EXHAUSTED, "Quota exceeded for aiplatform.googleapis.com", 2),
-    ("permission", Code.PERMISSION_DENIED, "Permission 'aiplatform.customJobs.create' denied", 1),
     ("unavailable-not-created", Code.UNAVAILABLE, "The service is currently unavailable", 4),
 ]
 
@@ -167,7 +169,8 @@ def test_rejected_create_surfaces_the_api_message_and_leaves_no_job(
     assert message in raised.value.details
     assert "VertexJobError" in raised.value.details
     if code == Code.UNAVAILABLE:  # ambiguous: tells the operator how to find a late job
-        assert f"labels.{RESOURCE_UID_LABEL}={checked['resource_uid']}" in raised.value.details
+        uid_filter = f'labels.{RESOURCE_UID_LABEL}="{checked["resource_uid"]}"'
+        assert uid_filter in raised.value.details
     assert fake.call_count(f"Create{rpc}") == 1
     assert fake.call_count(f"List{rpc}s") == lists
     assert fake.job_names() == []

@@ -253,12 +253,13 @@ def test_lower_camel_job_spec_is_accepted(vertex_fake):
 # ---- check (uid and placeholders) ---------------------------------------------------
 
 
-def test_check_keeps_the_uid_while_the_job_is_unchanged():
+def test_check_derives_the_same_uid_for_the_same_resource_and_job_without_old_state():
     provider = CustomJobProvider()
     first = checked(provider, custom_job_inputs())
-    again = checked(provider, custom_job_inputs(), olds=first)
-    endpoint_only = checked(provider, custom_job_inputs(api_endpoint="psc.example:443"), first)
+    again = checked(provider, custom_job_inputs())
+    endpoint_only = checked(provider, custom_job_inputs(api_endpoint="psc.example:443"))
     assert first["resource_uid"] == again["resource_uid"] == endpoint_only["resource_uid"]
+    assert len(first["resource_uid"]) == 32 and int(first["resource_uid"], 16) >= 0
     assert again["labels"][RESOURCE_UID_LABEL] == first["resource_uid"]
 
 
