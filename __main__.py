@@ -11,8 +11,8 @@ from components.jobs import TrainingJobs, TrainingJobsArgs
 from components.registry import ImageRepository, ImageRepositoryArgs
 from components.services import ProjectServices, ProjectServicesArgs
 from components.storage import TrainingBuckets, TrainingBucketsArgs
-from config.settings import load_settings
-from config.trainer import IMAGES_DIR, SAMPLE_DATA_DIR
+from config.loader import load_settings
+from config.trainer import IMAGES_DIR, PROJECT_DIR, SAMPLE_DATA_DIR
 
 settings = load_settings()  # raises before any resource exists if the config is bad
 
@@ -33,7 +33,7 @@ if settings.kms_key_name:
     encryption_ready.append(
         KeyAccess(
             "cmek",
-            KeyAccessArgs(kms_key_name=settings.kms_key_name, project_number=project_number),
+            KeyAccessArgs(project=settings.project, kms_key_name=settings.kms_key_name),
             opts=after_services,
         )
     )
@@ -66,6 +66,7 @@ buckets = TrainingBuckets(
         access_log_bucket_name=settings.bucket_name("access-logs"),
         lifecycle=settings.buckets,
         force_destroy=settings.force_destroy,
+        grant_storage_analytics_writer=settings.grant_storage_analytics_writer,
         kms_key_name=settings.kms_key_name,
         labels=settings.common_labels,
     ),
@@ -83,7 +84,7 @@ identity = TrainingIdentity(
         region=settings.region,
         repository_name=repository.repository_name,
         grant_service_agent_registry_read=settings.grant_service_agent_registry_read,
-        deployers=settings.deployers,
+        deployers=settings.job_submitters,
     ),
     opts=after_services,
 )
@@ -101,27 +102,26 @@ if settings.upload_sample_data:
     pulumi.export("sampleTrainDataUri", sample.train_uri)
     pulumi.export("sampleValDataUri", sample.val_uri)
 
-# The last update's images seed the build cache (a stack reads its own previous outputs).
-previous_images = (
-    pulumi.StackReference(
-        f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    ).get_output("images")
-    if settings.cache_from_previous_images
-    else {}
-)
 images = TrainingImages(
     "images",
     TrainingImagesArgs(
         repository_url=repository.repository_url,
         context_dir=IMAGES_DIR,
+        project_dir=PROJECT_DIR,
         flavours=settings.images,
-        access_token=gcp.organizations.get_client_config_output(
-            opts=pulumi.InvokeOutputOptions(provider=provider)
-        ).access_token,
-        cache_from=pulumi.Output.from_input(previous_images).apply(lambda names: names or {}),
+        # "docker-config": no token; the host's credential helper answers at push time.
+        access_token=(
+            gcp.organizations.get_client_config_output(
+                opts=pulumi.InvokeOutputOptions(provider=provider)
+            ).access_token
+            if settings.registry_auth == "token"
+            else None
+        ),
     ),
     # Push only once the repository exists and the training identity can read it.
-    opts=pulumi.ResourceOptions(providers=[provider], depends_on=[repository, identity]),
+    opts=pulumi.ResourceOptions(
+        providers=[provider], depends_on=[repository, *identity.job_prerequisites]
+    ),
 )
 
 jobs = TrainingJobs(
@@ -139,7 +139,9 @@ jobs = TrainingJobs(
         kms_key_name=settings.kms_key_name,
     ),
     # The job may start at once: its data, its bucket grants and its image must exist.
-    opts=pulumi.ResourceOptions(depends_on=[identity, images, *data_ready, *encryption_ready]),
+    opts=pulumi.ResourceOptions(
+        depends_on=[*identity.job_prerequisites, images, *data_ready, *encryption_ready]
+    ),
 )
 
 pulumi.export("project", settings.project)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness.engine import run_stack, stack_names  # noqa: E402
+from tests.harness.engine import run_stack  # noqa: E402
+from tests.harness.stack_config import stack_names  # noqa: E402
 
 
 def main(repeats: int) -> None:

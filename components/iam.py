@@ -27,6 +27,7 @@ class TrainingIdentityArgs:
     region: str
     repository_name: pulumi.Input[str]
     grant_service_agent_registry_read: bool = False
+    # Who may submit jobs as the training account: the stack's deployers and up identity.
     deployers: list[str] = field(default_factory=list)
 
 
@@ -77,23 +78,18 @@ class TrainingIdentity(pulumi.ComponentResource):
                 ("output-writer", args.output_bucket, "roles/storage.objectAdmin"),
             )
         ]
-        registry_readers = {"registry-reader": self.member}
-        if args.grant_service_agent_registry_read:
-            registry_readers["agent-registry-reader"] = pulumi.Output.from_input(
-                args.project_number
-            ).apply(custom_code_service_agent)
-        self.registry_grants = [
-            gcp.artifactregistry.RepositoryIamMember(
-                f"{name}-{purpose}",
-                project=args.project,
-                location=args.region,
-                repository=args.repository_name,
-                role=REGISTRY_READER,
-                member=member,
-                opts=self._child_opts,
+        self.registry_grant = self._registry_reader(f"{name}-registry-reader", self.member, args)
+        # Only for a stack without jobs (validation refuses it beside jobs): the agent exists
+        # only after the project's first custom job, so nothing here waits for this grant.
+        self.agent_registry_grant = (
+            self._registry_reader(
+                f"{name}-agent-registry-reader",
+                pulumi.Output.from_input(args.project_number).apply(custom_code_service_agent),
+                args,
             )
-            for purpose, member in registry_readers.items()
-        ]
+            if args.grant_service_agent_registry_read
+            else None
+        )
         self.deployer_grants = []
         for index, deployer in enumerate(args.deployers):
             self.deployer_grants += [
@@ -112,4 +108,24 @@ class TrainingIdentity(pulumi.ComponentResource):
                     opts=self._child_opts,
                 ),
             ]
+        # What a job needs before it is submitted (not the optional agent grant).
+        self.job_prerequisites: list[pulumi.Resource] = [
+            self.account,
+            *self.bucket_grants,
+            self.registry_grant,
+            *self.deployer_grants,
+        ]
         self.register_outputs({"email": self.email, "member": self.member})
+
+    def _registry_reader(
+        self, resource_name: str, member: pulumi.Input[str], args: TrainingIdentityArgs
+    ) -> gcp.artifactregistry.RepositoryIamMember:
+        return gcp.artifactregistry.RepositoryIamMember(
+            resource_name,
+            project=args.project,
+            location=args.region,
+            repository=args.repository_name,
+            role=REGISTRY_READER,
+            member=member,
+            opts=self._child_opts,
+        )

@@ -108,10 +108,13 @@ def context_hash(context_dir: Path, dockerfile: Path) -> str:
 class TrainingImagesArgs:
     repository_url: pulumi.Input[str]  # <region>-docker.pkg.dev/<project>/<repository>
     context_dir: Path  # holds <flavour>/Dockerfile and the trainer package
-    access_token: pulumi.Input[str]  # the stack's Google access token; pushed as a secret
+    # The Pulumi project directory, where the program and the docker provider run: build
+    # paths are given relative to it, so every checkout path gives the same inputs.
+    project_dir: Path
+    # The stack's Google access token, pushed as a secret; None: the host's Docker
+    # credential helper authenticates each push when it happens (registryAuth docker-config).
+    access_token: pulumi.Input[str] | None
     flavours: list[str] = field(default_factory=lambda: list(IMAGE_FLAVOURS))
-    # Images from the last update, used as build cache; empty on a first update.
-    cache_from: pulumi.Input[dict[str, str]] = field(default_factory=dict)
 
 
 class TrainingImages(pulumi.ComponentResource):
@@ -119,7 +122,11 @@ class TrainingImages(pulumi.ComponentResource):
 
     Each image is tagged `ctx-<hash of its build context>`, so an unchanged trainer maps to
     the same tag and nothing is rebuilt or pushed. Jobs use the pushed repo digest, never
-    the tag. Registry credentials are the stack's Google access token, kept secret.
+    the tag. Every build input is a pure function of the checked-out code: no absolute
+    path, no value from the last update (pulumi-docker rebuilds and re-pushes whenever any
+    `build` input differs, and a rebuild is not bit-identical, so an immutable tag would
+    reject the push). Registry credentials: the stack's Google access token, kept secret
+    (pulumi-docker exempts them from its diff), or the host's Docker credential helper.
     Inputs: see `TrainingImagesArgs`.
     Outputs: `image_names` and `repo_digests`, each by flavour (`cpu`, `gpu`).
     Creates: one `docker.Image` per flavour.
@@ -134,12 +141,18 @@ class TrainingImages(pulumi.ComponentResource):
         super().__init__("vtrain:images:TrainingImages", name, None, opts)
         self._child_opts = child_options(self, opts)
         repository_url = pulumi.Output.from_input(args.repository_url)
-        registry = docker.RegistryArgs(
-            server=repository_url.apply(lambda url: url.split("/")[0]),
-            username=REGISTRY_USERNAME,
-            password=pulumi.Output.secret(args.access_token),
+        server = repository_url.apply(lambda url: url.split("/")[0])
+        registry = (
+            docker.RegistryArgs(
+                server=server,
+                username=REGISTRY_USERNAME,
+                password=pulumi.Output.secret(args.access_token),
+            )
+            # Without username and password pulumi-docker logs in from the Docker config
+            # file, i.e. its credential helpers (pulumi/pulumi-docker#461).
+            if args.access_token is not None
+            else docker.RegistryArgs(server=server)
         )
-        cache_from = pulumi.Output.from_input(args.cache_from)
         self.images: dict[str, docker.Image] = {}
         for flavour in args.flavours:
             dockerfile = args.context_dir / flavour / "Dockerfile"
@@ -148,16 +161,13 @@ class TrainingImages(pulumi.ComponentResource):
                 f"{name}-{flavour}",
                 image_name=pulumi.Output.concat(repository_url, f"/trainer-{flavour}:{tag}"),
                 build=docker.DockerBuildArgs(
-                    context=str(args.context_dir),
-                    dockerfile=str(dockerfile),
+                    # Relative to the program's directory; pulumi-docker >= 4.0.1 reads the
+                    # Dockerfile path relative to it too, not to the context.
+                    context=args.context_dir.relative_to(args.project_dir).as_posix(),
+                    dockerfile=dockerfile.relative_to(args.project_dir).as_posix(),
                     platform=PLATFORM,
-                    # Inline cache metadata lets the next build reuse this image's layers.
+                    # Inline cache metadata, so a builder can use a pushed image as cache.
                     args={"BUILDKIT_INLINE_CACHE": "1"},
-                    cache_from=docker.CacheFromArgs(
-                        images=cache_from.apply(
-                            lambda previous, f=flavour: [previous[f]] if previous.get(f) else []
-                        )
-                    ),
                 ),
                 registry=registry,
                 opts=self._child_opts,

@@ -25,6 +25,7 @@ class TrainingBucketsArgs:
     access_log_bucket_name: str
     lifecycle: BucketsSettings  # per bucket, straight from the stack config
     force_destroy: bool = False
+    grant_storage_analytics_writer: bool = True
     kms_key_name: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -61,12 +62,19 @@ class TrainingBuckets(pulumi.ComponentResource):
             versioned=False,
             log_bucket=None,
         )
-        self.log_writer = gcp.storage.BucketIAMMember(
-            f"{name}-access-logs-writer",
-            bucket=self.access_logs.name,
-            role="roles/storage.objectCreator",
-            member=STORAGE_ANALYTICS_WRITER,
-            opts=self._child_opts,
+        # Usage-log delivery writes as this Google group (cloud.google.com/storage/docs/
+        # access-logs). Domain-restricted sharing (constraints/iam.allowedPolicyMemberDomains)
+        # rejects it, as it is outside the organization's customer IDs: hence the switch.
+        self.log_writer = (
+            gcp.storage.BucketIAMMember(
+                f"{name}-access-logs-writer",
+                bucket=self.access_logs.name,
+                role="roles/storage.objectCreator",
+                member=STORAGE_ANALYTICS_WRITER,
+                opts=self._child_opts,
+            )
+            if args.grant_storage_analytics_writer
+            else None
         )
         self.data = self._bucket(
             f"{name}-data",

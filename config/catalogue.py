@@ -92,6 +92,11 @@ DISPLAY_NAME_MAX_LENGTH = 128
 LABEL_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE_PATTERN = re.compile(r"^[a-z0-9_-]{0,63}$")
 MAX_LABELS = 64
+# A label key a Vertex list filter can name: `labels.key=value` in the AIP-160 grammar
+# (google.aip.dev/160), where `-` is the negation operator and `.` traversal, so only keys of
+# letters, digits and `_` are documented forms (customJobs.list `filter`,
+# cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.customJobs/list).
+FILTERABLE_LABEL_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 def label_problem(key: object, value: object) -> str | None:
@@ -115,30 +120,113 @@ MEMBER_PREFIXES = ("user:", "group:", "serviceAccount:", "principal://", "princi
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 COMPUTE_DEFAULT_SERVICE_ACCOUNT_SUFFIX = "-compute@developer.gserviceaccount.com"
 
-# ---- machines and accelerators (cloud.google.com/vertex-ai/docs/training/configure-compute)
+# "Access change propagation" (cloud.google.com/iam/docs/access-change-propagation): a change
+# to an allow policy "typically" propagates in 2 minutes, "potentially 7 minutes or longer".
+# A grant made in the same `pulumi up` as the first job (serviceAccountUser on the training
+# account) can still be denied when the job is created: how long create keeps retrying.
+IAM_PROPAGATION_S = 420.0
+# What creating a job takes: act-as on the job's service account (CustomJobSpec.service_account:
+# "Users submitting jobs must have act-as permission on this run-as account";
+# roles/iam.serviceAccountUser grants it) and the create permission of its kind
+# (cloud.google.com/vertex-ai/docs/general/access-control).
+ACT_AS_PERMISSION = "iam.serviceAccounts.actAs"
+VERTEX_JOB_CREATE_PERMISSIONS = {
+    "CustomJob": "aiplatform.customJobs.create",
+    "HyperparameterTuningJob": "aiplatform.hyperparameterTuningJobs.create",
+}
 
-MACHINE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
-# Accelerator -> the machine family it attaches to.
+# ---- machines and accelerators ---------------------------------------------------------
+# Vertex AI custom training, "Configure compute resources for custom training":
+# https://cloud.google.com/vertex-ai/docs/training/configure-compute (the same page is also
+# served under docs.cloud.google.com/gemini-enterprise-agent-platform/machine-learning/).
+# Its "Machine types" list is every machineType a WorkerPoolSpec may name; its "GPUs" section
+# lists the accelerators and, in the compatibility table, the acceleratorCount each machine
+# type takes. The page marks region availability elsewhere; regions are not checked here.
+
+# Series -> sizes, exactly as the "Machine types" list has them: "<series>-<size>"
+# (n1-standard-4); series built around accelerators end the size in a unit (_SIZE_UNIT).
+TRAINING_MACHINE_SERIES: dict[str, tuple[int, ...]] = {
+    "e2-standard": (4, 8, 16, 32),
+    "e2-highmem": (2, 4, 8, 16),
+    "e2-highcpu": (16, 32),
+    "n4-standard": (2, 4, 8, 16, 32, 48, 64, 80),
+    "n4-highmem": (2, 4, 8, 16, 32, 48, 64, 80),
+    "n4-highcpu": (2, 4, 8, 16, 32, 48, 64, 80),
+    "n2-standard": (4, 8, 16, 32, 48, 64, 80),
+    "n2-highmem": (2, 4, 8, 16, 32, 48, 64, 80),
+    "n2-highcpu": (16, 32, 48, 64, 80),
+    "n1-standard": (4, 8, 16, 32, 64, 96),
+    "n1-highmem": (2, 4, 8, 16, 32, 64, 96),
+    "n1-highcpu": (16, 32, 64, 96),
+    "c2-standard": (4, 8, 16, 30, 60),
+    "m1-ultramem": (40, 80, 160),
+    "m1-megamem": (96,),
+    "g2-standard": (4, 8, 12, 16, 24, 32, 48, 96),
+    "g4-standard": (48, 96, 192, 384),
+    "a2-highgpu": (1, 2, 4, 8),
+    "a2-megagpu": (16,),
+    "a2-ultragpu": (1, 2, 4, 8),
+    "a3-highgpu": (1, 2, 4, 8),
+    "a3-megagpu": (8,),
+    "a3-ultragpu": (8,),
+    "a4-highgpu": (8,),
+    "a4x-highgpu": (4,),
+    "ct5lp-hightpu": (1, 4, 8),
+}
+_SIZE_UNIT = {"gpu": "g", "tpu": "t"}  # a2-highgpu-4g: 4 GPUs; ct5lp-hightpu-4t: 4 TPU chips
+TRAINING_MACHINE_TYPES = frozenset(
+    f"{series}-{size}{_SIZE_UNIT.get(series[-3:], '')}"
+    for series, sizes in TRAINING_MACHINE_SERIES.items()
+    for size in sizes
+) | {"cloud-tpu"}
+
+# Accelerator -> the machine series it attaches to (the compatibility table's columns).
 ACCELERATOR_MACHINE_PREFIXES = {
     "NVIDIA_TESLA_T4": ("n1-",),
     "NVIDIA_TESLA_V100": ("n1-",),
     "NVIDIA_TESLA_P4": ("n1-",),
     "NVIDIA_TESLA_P100": ("n1-",),
     "NVIDIA_L4": ("g2-",),
+    "NVIDIA_RTX_PRO_6000": ("g4-",),
     "NVIDIA_TESLA_A100": ("a2-highgpu-", "a2-megagpu-"),
     "NVIDIA_A100_80GB": ("a2-ultragpu-",),
     "NVIDIA_H100_80GB": ("a3-highgpu-",),
     "NVIDIA_H100_MEGA_80GB": ("a3-megagpu-",),
     "NVIDIA_H200_141GB": ("a3-ultragpu-",),
+    "NVIDIA_B200": ("a4-highgpu-",),
+    "NVIDIA_GB200": ("a4x-highgpu-",),
 }
-# The counts Vertex accepts on N1.
-N1_ACCELERATOR_COUNTS = {
-    "NVIDIA_TESLA_T4": (1, 2, 4),
-    "NVIDIA_TESLA_V100": (1, 2, 4, 8),
-    "NVIDIA_TESLA_P4": (1, 2, 4),
-    "NVIDIA_TESLA_P100": (1, 2, 4),
+
+
+# The acceleratorCount values each N1 machine type takes per GPU, row by row as the table has
+# them; a GPU with no counts is not available on that machine type (the page: 4 P100s provide
+# at most 64 vCPUs and 208 GB).
+def _n1_row(*counts: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    gpus = ("NVIDIA_TESLA_P4", "NVIDIA_TESLA_P100", "NVIDIA_TESLA_T4", "NVIDIA_TESLA_V100")
+    return {gpu: allowed for gpu, allowed in zip(gpus, counts, strict=True) if allowed}
+
+
+N1_ACCELERATOR_COUNTS: dict[str, dict[str, tuple[int, ...]]] = {
+    #                           P4         P100       T4         V100
+    "n1-standard-4": _n1_row((1, 2, 4), (1, 2, 4), (1, 2, 4), (1, 2, 4, 8)),
+    "n1-standard-8": _n1_row((1, 2, 4), (1, 2, 4), (1, 2, 4), (1, 2, 4, 8)),
+    "n1-standard-16": _n1_row((1, 2, 4), (1, 2, 4), (1, 2, 4), (2, 4, 8)),
+    "n1-standard-32": _n1_row((2, 4), (2, 4), (2, 4), (4, 8)),
+    "n1-standard-64": _n1_row((4,), (), (4,), (8,)),
+    "n1-standard-96": _n1_row((4,), (), (4,), (8,)),
+    "n1-highmem-2": _n1_row((1, 2, 4), (1, 2, 4), (1, 2, 4), (1, 2, 4, 8)),
+    "n1-highmem-4": _n1_row((1, 2, 4), (1, 2, 4), (1, 2, 4), (1, 2, 4, 8)),
+    "n1-highmem-8": _n1_row((1, 2, 4), (1, 2, 4), (1, 2, 4), (1, 2, 4, 8)),
+    "n1-highmem-16": _n1_row((1, 2, 4), (1, 2, 4), (1, 2, 4), (2, 4, 8)),
+    "n1-highmem-32": _n1_row((2, 4), (2, 4), (2, 4), (4, 8)),
+    "n1-highmem-64": _n1_row((4,), (), (4,), (8,)),
+    "n1-highmem-96": _n1_row((4,), (), (4,), (8,)),
+    "n1-highcpu-16": _n1_row((1, 2, 4), (1, 2, 4), (1, 2, 4), (2, 4, 8)),
+    "n1-highcpu-32": _n1_row((2, 4), (2, 4), (2, 4), (4, 8)),
+    "n1-highcpu-64": _n1_row((4,), (4,), (4,), (8,)),
+    "n1-highcpu-96": _n1_row((4,), (), (4,), (8,)),
 }
-# G2 machines come with a fixed number of L4 GPUs.
+# G-series machines come with a fixed number of GPUs that their name does not give.
 G2_L4_COUNTS = {
     "g2-standard-4": 1,
     "g2-standard-8": 1,
@@ -149,16 +237,25 @@ G2_L4_COUNTS = {
     "g2-standard-48": 4,
     "g2-standard-96": 8,
 }
-# Machine families that always come with GPUs.
-GPU_MACHINE_PREFIXES = ("a2-", "a3-", "g2-")
+G4_RTX_PRO_6000_COUNTS = {
+    "g4-standard-48": 1,
+    "g4-standard-96": 2,
+    "g4-standard-192": 4,
+    "g4-standard-384": 8,
+}
+# Machine series that always come with GPUs, and those that come with TPUs.
+GPU_MACHINE_PREFIXES = ("a2-", "a3-", "a4-", "a4x-", "g2-", "g4-")
+TPU_MACHINE_PREFIXES = ("ct5lp-", "cloud-tpu")
+# A2/A3/A4 machine types name their GPU count: a2-highgpu-4g has 4, a2-megagpu-16g 16.
+_GPU_COUNT_IN_NAME = re.compile(r"^a[0-9]+x?-[a-z]+gpu-(?P<count>[0-9]+)g$")
 
 
 def fixed_accelerator_count(machine_type: str) -> int | None:
-    """A2/A3 machines name their GPU count (`a2-highgpu-4g`); G2 ones have a fixed count."""
-    if machine_type.startswith("g2-"):
-        return G2_L4_COUNTS.get(machine_type)
-    match = re.search(r"-([0-9]+)g$", machine_type)
-    return int(match[1]) if match and machine_type.startswith(("a2-", "a3-")) else None
+    """The GPU count an A or G machine type comes with (the only count it takes), or None."""
+    if machine_type.startswith(("g2-", "g4-")):
+        return {**G2_L4_COUNTS, **G4_RTX_PRO_6000_COUNTS}.get(machine_type)
+    match = _GPU_COUNT_IN_NAME.match(machine_type)
+    return int(match["count"]) if match else None
 
 
 # ---- jobs ------------------------------------------------------------------------------

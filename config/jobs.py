@@ -57,8 +57,17 @@ class WorkerPool(ConfigSection):
 
     @model_validator(mode="after")
     def _accelerator_fits_machine(self) -> WorkerPool:
-        if not catalogue.MACHINE_TYPE_PATTERN.match(self.machine_type):
-            raise ValueError(f"machineType {self.machine_type!r} is not a machine type")
+        machine = self.machine_type
+        if machine not in catalogue.TRAINING_MACHINE_TYPES:
+            raise ValueError(
+                f"machineType {machine!r} is not a Vertex AI training machine type"
+                + (
+                    suggest(machine, catalogue.TRAINING_MACHINE_TYPES)
+                    or "; series: " + ", ".join(catalogue.TRAINING_MACHINE_SERIES)
+                )
+            )
+        if machine.startswith(catalogue.TPU_MACHINE_PREFIXES):
+            raise ValueError(f"machineType {machine!r} runs on TPUs; this stack attaches only GPUs")
         if (self.accelerator_type is None) != (self.accelerator_count is None):
             raise ValueError(
                 "set both acceleratorType and acceleratorCount, or neither "
@@ -66,9 +75,9 @@ class WorkerPool(ConfigSection):
                 f"acceleratorCount={self.accelerator_count!r})"
             )
         if self.accelerator_type is None:
-            if self.machine_type.startswith(catalogue.GPU_MACHINE_PREFIXES):
+            if machine.startswith(catalogue.GPU_MACHINE_PREFIXES):
                 raise ValueError(
-                    f"machineType {self.machine_type!r} comes with GPUs; "
+                    f"machineType {machine!r} comes with GPUs; "
                     "set acceleratorType and acceleratorCount"
                 )
             return self
@@ -76,29 +85,40 @@ class WorkerPool(ConfigSection):
         return self
 
     def _check_pairing(self) -> None:
-        accelerator, count = self.accelerator_type, self.accelerator_count
-        prefixes = catalogue.ACCELERATOR_MACHINE_PREFIXES.get(accelerator or "")
+        machine, accelerator, count = (
+            self.machine_type,
+            self.accelerator_type or "",
+            self.accelerator_count,
+        )
+        prefixes = catalogue.ACCELERATOR_MACHINE_PREFIXES.get(accelerator)
         if prefixes is None:
             raise ValueError(
                 f"acceleratorType {accelerator!r} is not supported; allowed: "
                 + ", ".join(catalogue.ACCELERATOR_MACHINE_PREFIXES)
             )
-        if not self.machine_type.startswith(prefixes):
+        if not machine.startswith(prefixes):
             raise ValueError(
                 f"acceleratorType {accelerator!r} needs a machineType starting with "
-                f"{' or '.join(repr(p) for p in prefixes)}, not {self.machine_type!r}"
+                f"{' or '.join(repr(p) for p in prefixes)}, not {machine!r}"
             )
-        expected = catalogue.fixed_accelerator_count(self.machine_type)
+        expected = catalogue.fixed_accelerator_count(machine)
         if expected is not None and count != expected:
             raise ValueError(
-                f"machineType {self.machine_type!r} has exactly {expected} GPU(s); "
+                f"machineType {machine!r} has exactly {expected} GPU(s); "
                 f"acceleratorCount is {count}"
             )
-        allowed = catalogue.N1_ACCELERATOR_COUNTS.get(accelerator or "")
-        if allowed and count not in allowed:
+        n1_counts = catalogue.N1_ACCELERATOR_COUNTS.get(machine)
+        if n1_counts is None:
+            return
+        if accelerator not in n1_counts:
             raise ValueError(
-                f"acceleratorCount {count} is not available for {accelerator} on N1; "
-                f"allowed: {', '.join(map(str, allowed))}"
+                f"acceleratorType {accelerator!r} is not available on {machine!r}; "
+                f"it takes {', '.join(n1_counts)}"
+            )
+        if count not in n1_counts[accelerator]:
+            raise ValueError(
+                f"acceleratorCount {count} is not available for {accelerator} on {machine}; "
+                f"allowed: {', '.join(map(str, n1_counts[accelerator]))}"
             )
 
 

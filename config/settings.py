@@ -1,16 +1,14 @@
-"""Every stack setting, read from Pulumi config and validated in one place.
+"""The whole stack config as one typed, validated model: `StackSettings`.
 
-`load_settings()` is the only code that touches `pulumi.Config`. It reads the whole stack
-config, validates it with one pydantic model and raises `ConfigError` naming each bad key
-path, its value and what is allowed, before `__main__` registers a single resource.
+`config.loader.load_settings()` reads the stack's config and validates it against this
+model before `__main__` registers a single resource; each rule here names the key path,
+the value and what is allowed.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import typing
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 import pulumi
 from pydantic import (
@@ -19,7 +17,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -30,12 +27,10 @@ from config.jobs import Jobs, image_flavour
 
 NAMESPACE = "vertex-training"
 STACK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+# RFC 2606's reserved documentation domain: the shipped stacks' principals live there.
+RESERVED_EXAMPLE_DOMAIN = ".example"
 # Labels the program sets itself; a stack may not override them.
 RESERVED_LABEL_PREFIX = "vtrain-"
-
-
-class ConfigError(pulumi.RunError):
-    """A stack config problem; the CLI prints it without a stack trace."""
 
 
 def _vertex_region(region: str) -> str:
@@ -160,7 +155,9 @@ class StackSettings(BaseModel):
     grant_service_agent_registry_read: bool
     deployers: list[Member]
     images: Annotated[list[Annotated[str, AfterValidator(image_flavour)]], AfterValidator(_unique)]
-    cache_from_previous_images: bool
+    registry_auth: Literal["token", "docker-config"]
+    up_identity: Annotated[Member | None, BeforeValidator(lambda member: member or None)]
+    grant_storage_analytics_writer: bool
     upload_sample_data: bool
     api_endpoint: Annotated[str | None, BeforeValidator(lambda host: host or None)]
     # Structured keys: objects in the stack file, which Pulumi.yaml cannot declare.
@@ -190,6 +187,27 @@ class StackSettings(BaseModel):
                     f"stack's region {self.region!r}; CMEK keys for regional buckets and "
                     "repositories must be in the same region"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _jobs_can_be_submitted(self) -> StackSettings:
+        if not self.jobs:
+            return self
+        if self.up_identity is None:
+            raise ValueError(
+                f"{NAMESPACE}:upIdentity: not set, but the stack declares jobs; name the "
+                "principal that runs `pulumi up` (e.g. 'serviceAccount:ci-deployer@<project>"
+                ".iam.gserviceaccount.com'): it submits the jobs, which run as the training "
+                "service account, so it needs iam.serviceAccounts.actAs on that account"
+            )
+        if self.grant_service_agent_registry_read:
+            raise ValueError(
+                f"{NAMESPACE}:grantServiceAgentRegistryRead: true cannot work in a stack that "
+                "declares jobs: the Vertex AI Custom Code Service Agent exists only after the "
+                "project's first custom job, so on a new project the grant fails and the jobs "
+                "behind it never start. The repository is in this project, which the agent "
+                "already reads; set it to false"
+            )
         return self
 
     @model_validator(mode="after")
@@ -235,6 +253,44 @@ class StackSettings(BaseModel):
         return self
 
     @property
+    def job_submitters(self) -> list[str]:
+        """Who may submit jobs as the training account: the deployers and the up identity."""
+        extra = [self.up_identity] if self.up_identity not in (None, *self.deployers) else []
+        return [*self.deployers, *extra]
+
+    def warnings(self) -> list[str]:
+        """What is valid but will not work as shipped; printed at preview, never fatal."""
+        found = []
+        principals = [(f"{NAMESPACE}:deployers[{i}]", m) for i, m in enumerate(self.deployers)]
+        if self.up_identity:
+            principals.append((f"{NAMESPACE}:upIdentity", self.up_identity))
+        for key, member in principals:
+            if member.rsplit("@", 1)[-1].endswith(RESERVED_EXAMPLE_DOMAIN):
+                found.append(
+                    f"{key}: {member!r} is in the reserved {RESERVED_EXAMPLE_DOMAIN} domain "
+                    "(RFC 2606) and can never exist, so its IAM grant will fail; point the "
+                    "stack at your own principals (README: Use your own project)"
+                )
+        if self.registry_auth == "token" and any(
+            flavour in trainer.GPU_FLAVOURS for flavour in self.images
+        ):
+            found.append(
+                f"{NAMESPACE}:registryAuth: 'token' with a GPU image: the access token is read "
+                "when the program starts and lasts about an hour, and a GPU build can outlast "
+                "it, so the push would fail unauthenticated; set registryAuth: docker-config "
+                "after `gcloud auth configure-docker <region>-docker.pkg.dev`"
+            )
+        if not self.grant_storage_analytics_writer:
+            found.append(
+                f"{NAMESPACE}:grantStorageAnalyticsWriter: false, so Cloud Storage cannot "
+                "deliver usage logs to the access-log bucket until "
+                "group:cloud-storage-analytics@google.com may create objects there (an "
+                "organization policy exception); Data Access audit logs record the same reads "
+                "and writes meanwhile (README: Organization policies)"
+            )
+        return found
+
+    @property
     def common_labels(self) -> dict[str, str]:
         """Labels on every labelled resource: the stack's own, plus what identifies it."""
         return {
@@ -252,111 +308,3 @@ class StackSettings(BaseModel):
     def bucket_name(self, role: str) -> str:
         # Bucket names are global: project ID and stack make them unique and recognisable.
         return f"{self.project}-{self.stack}-{role}"
-
-
-# Keys whose value is text. Every other key arrives from the CLI as JSON text (numbers,
-# booleans, lists, objects) and is decoded before validation.
-_TEXT_KEYS = {"region", "kmsKeyName", "repositoryId", "apiEndpoint"}
-
-
-def _known_keys() -> set[str]:
-    return {
-        field.alias.split(":", 1)[1]
-        for field in StackSettings.model_fields.values()
-        if field.alias and field.alias.startswith(f"{NAMESPACE}:")
-    }
-
-
-def _raw_namespace_keys() -> set[str]:
-    """Every `vertex-training:*` key the CLI passed, to catch typos in key names."""
-    from pulumi.runtime import config as runtime_config
-
-    passed = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    return {key.split(":", 1)[1] for key in passed if key.startswith(f"{NAMESPACE}:")}
-
-
-def _read_raw() -> dict[str, Any]:
-    project_config = pulumi.Config(NAMESPACE)
-    gcp_config = pulumi.Config("gcp")
-    raw: dict[str, Any] = {"pulumi:stack": pulumi.get_stack()}
-    for key in ("project", "region"):
-        value = gcp_config.get(key)
-        if value is not None:
-            raw[f"gcp:{key}"] = value
-    for key in _known_keys():
-        value = project_config.get(key)
-        if value is None:
-            continue
-        if key not in _TEXT_KEYS:
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                pass  # left as a string: the model reports the wrong type with the key.
-        raw[f"{NAMESPACE}:{key}"] = value
-    return raw
-
-
-def _describe(error: dict[str, Any]) -> str:
-    location = [str(part) for part in error["loc"]]
-    path = location[0] if location else "<stack config>"
-    for part in location[1:]:
-        path += f"[{part}]" if part.isdigit() else f".{part}"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "missing":
-        return f"{path}: required but not set"
-    if error["type"] == "extra_forbidden":
-        allowed = sorted(_section_keys(error["loc"]))
-        suggestion = suggest(location[-1], set(allowed))
-        return f"{path}: unknown key{suggestion} (allowed: {', '.join(allowed)})"
-    if error["type"] == "value_error":
-        # Our own validators already quote the value and may name a different key.
-        return message if message.startswith(("gcp:", f"{NAMESPACE}:")) else f"{path}: {message}"
-    return f"{path}: {error.get('input')!r} is not allowed: {message}"
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation such as `list[Job]` or `Study | None`."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in typing.get_args(annotation):
-        model = _model_in(argument)
-        if model is not None:
-            return model
-    return None
-
-
-def _section_keys(loc: tuple) -> set[str]:
-    """The allowed keys of the section an `extra_forbidden` error points into."""
-    model: type[BaseModel] | None = StackSettings
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue  # a list index: same model
-        field = next((f for f in model.model_fields.values() if f.alias == part), None)
-        model = _model_in(field.annotation) if field else None
-        if model is None:
-            return set()
-    return {field.alias or name for name, field in model.model_fields.items()}
-
-
-def validate_settings(raw: dict[str, Any]) -> StackSettings:
-    """Validate raw stack config (full keys → parsed values); raise ConfigError on any problem."""
-    problems: list[str] = []
-    known = _known_keys()
-    for key in sorted(k for k in raw if k.startswith(f"{NAMESPACE}:")):
-        name = key.split(":", 1)[1]
-        if name not in known:
-            problems.append(f"{key}: unknown key{suggest(name, known)}")
-    if not problems:
-        try:
-            return StackSettings.model_validate(raw)
-        except ValidationError as error:
-            problems = [_describe(detail) for detail in error.errors()]
-    raise ConfigError("invalid stack config:\n  " + "\n  ".join(problems))
-
-
-def load_settings() -> StackSettings:
-    """Read and validate the current stack's config. Call before registering any resource."""
-    raw = _read_raw()
-    for name in _raw_namespace_keys() - _known_keys():
-        raw[f"{NAMESPACE}:{name}"] = None  # reported as unknown by validate_settings
-    return validate_settings(raw)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# The Pulumi project directory, where the program runs.
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 # The Docker build context: `<flavour>/Dockerfile` and the trainer package.
-IMAGES_DIR = Path(__file__).resolve().parents[1] / "images"
+IMAGES_DIR = PROJECT_DIR / "images"
 SAMPLE_DATA_DIR = IMAGES_DIR / "trainer" / "sample_data"
 
 # The images a stack can build, each from `images/<flavour>/Dockerfile`.

@@ -18,7 +18,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 try:
-    from tests.harness.engine import run_stack, stack_names
+    from tests.harness.engine import run_stack
+    from tests.harness.stack_config import stack_names
 except ImportError:  # revisions before the harness folder existed
     from tests.engine import run_stack, stack_names
 

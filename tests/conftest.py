@@ -11,10 +11,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.harness.engine import StackRun, run_stack, stack_names  # noqa: E402
+from tests.harness.engine import StackRun, run_stack  # noqa: E402
 
 # The fake Vertex JobService's fixtures (vertex_fake, hosted_vertex, hosted), for every module.
 from tests.harness.fake_job_service import hosted, hosted_vertex, vertex_fake  # noqa: E402, F401
+from tests.harness.stack_config import stack_names  # noqa: E402
 
 SHIPPED_STACKS = stack_names()
 

@@ -31,7 +31,7 @@ def test_upload_can_be_switched_off():
 
 
 def test_without_sample_data_jobs_must_name_their_data():
-    from config.settings import ConfigError
+    from config.loader import ConfigError
 
     with pytest.raises(ConfigError, match=r"jobs\[0\]\.args: set train-data, val-data"):
         run_stack("dev", {f"{NS}:uploadSampleData": False})

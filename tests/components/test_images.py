@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
 from components.images import context_hash
 from config.trainer import IMAGES_DIR
 from tests.harness.engine import FAKE_ACCESS_TOKEN, is_secret, run_stack
+from tests.harness.stack_config import PROJECT_DIR
 
 NS = "vertex-training"
 
@@ -30,13 +35,14 @@ def test_both_images_pushed_to_the_stack_repository(stack_runs):
         tag = "ctx-" + context_hash(IMAGES_DIR, IMAGES_DIR / flavour / "Dockerfile")[:16]
         assert inputs["imageName"] == f"{repository_url}/trainer-{flavour}:{tag}"
         assert inputs["build"]["platform"] == "linux/amd64"
-        assert inputs["build"]["context"] == str(IMAGES_DIR)
-        assert inputs["build"]["dockerfile"] == str(IMAGES_DIR / flavour / "Dockerfile")
+        # Relative to the project directory, where pulumi-docker runs: no checkout path.
+        assert inputs["build"]["context"] == "images"
+        assert inputs["build"]["dockerfile"] == f"images/{flavour}/Dockerfile"
         assert inputs["skipPush"] is False
 
 
-def test_registry_credentials_are_the_stack_token_and_secret(stack_runs):
-    for image in _images(stack_runs["staging"]).values():
+def test_registry_token_mode_pushes_with_the_stack_token_as_a_secret(stack_runs):
+    for image in _images(stack_runs["dev"]).values():
         registry = image.inputs["registry"]
         assert is_secret(registry)
         assert registry["value"] == {
@@ -44,8 +50,23 @@ def test_registry_credentials_are_the_stack_token_and_secret(stack_runs):
             "username": "oauth2accesstoken",
             "password": FAKE_ACCESS_TOKEN,
         }
-    tokens = [token for token, _ in stack_runs["staging"].invokes]
+    tokens = [token for token, _ in stack_runs["dev"].invokes]
     assert "gcp:organizations/getClientConfig:getClientConfig" in tokens
+
+
+def test_docker_config_mode_leaves_the_push_to_the_hosts_credential_helper(stack_runs):
+    """A token read at program start lasts about an hour; a GPU build can outlast it. With
+    no username and password pulumi-docker asks the Docker config's helper at push time."""
+    for image in _images(stack_runs["staging"]).values():
+        assert image.plain_inputs["registry"] == {"server": "us-central1-docker.pkg.dev"}
+    tokens = [token for token, _ in stack_runs["staging"].invokes]
+    assert "gcp:organizations/getClientConfig:getClientConfig" not in tokens
+
+
+def test_a_gpu_image_with_token_auth_is_warned_about_at_preview():
+    run = run_stack("staging", {f"{NS}:registryAuth": "token"})
+    assert any("registryAuth: 'token' with a GPU image" in w for w in run.warnings)
+    assert not any("registryAuth" in w for w in run_stack("staging").warnings)
 
 
 def test_images_wait_for_the_repository_and_its_readers(stack_runs):
@@ -72,21 +93,58 @@ def test_the_stack_config_chooses_the_flavours(stack_runs):
 
 
 def test_unknown_flavour_is_a_config_error():
-    from config.settings import ConfigError
+    from config.loader import ConfigError
 
     with pytest.raises(ConfigError, match=r"images\[0\]: 'gpus' is not an image flavour"):
         run_stack("dev", {f"{NS}:images": ["gpus"]})
 
 
-def test_previous_images_seed_the_build_cache():
-    previous = {"cpu": "us-central1-docker.pkg.dev/acme-ml-dev/training-images/trainer-cpu:ctx-0"}
-    first = _images(run_stack("dev"))["cpu"].plain_inputs
-    later = _images(run_stack("dev", previous_outputs={"images": previous}))["cpu"].plain_inputs
-    assert first["build"]["cacheFrom"] == {"images": []}
-    assert later["build"]["cacheFrom"] == {"images": [previous["cpu"]]}
-    assert later["build"]["args"] == {"BUILDKIT_INLINE_CACHE": "1"}
-    off = run_stack("dev", {f"{NS}:cacheFromPreviousImages": False}, previous_outputs={})
-    assert not off.of_type("pulumi:pulumi:StackReference")
+def _image_inputs(run) -> dict[str, dict]:
+    """Each image's inputs as pulumi-docker diffs them, the exempt registry login aside."""
+    return {
+        name: {key: value for key, value in image.plain_inputs.items() if key != "registry"}
+        for name, image in _images(run).items()
+    }
+
+
+def test_a_second_up_with_no_change_gives_identical_image_inputs(stack_run):
+    """pulumi-docker rebuilds and re-pushes when any `build` input differs; the second run
+    is fed the first run's stack outputs, as a self StackReference would read them."""
+    first = stack_run
+    second = run_stack(first.stack, previous_outputs=first.plain_outputs)
+    assert _image_inputs(second) == _image_inputs(first)
+    assert not second.of_type("pulumi:pulumi:StackReference")
+
+
+_INPUTS_FROM_A_CHECKOUT = """
+import json, sys
+sys.path.insert(0, ".")
+from tests.harness.engine import run_stack
+from tests.components.test_images import _image_inputs
+print(json.dumps({s: _image_inputs(run_stack(s)) for s in ("dev", "staging", "prod")}))
+"""
+
+
+def test_another_checkout_path_gives_identical_image_inputs(tmp_path):
+    """A laptop and a CI runner check out at different paths: same inputs, no rebuild."""
+    keep = shutil.ignore_patterns(".venv", "venv", ".git", "__pycache__", ".pytest_cache")
+    elsewhere = tmp_path / "elsewhere" / "vertex-training"
+    shutil.copytree(PROJECT_DIR, elsewhere, ignore=keep)
+
+    def inputs_from(root):
+        run = subprocess.run(
+            [sys.executable, "-c", _INPUTS_FROM_A_CHECKOUT],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": ""},
+        )
+        return json.loads(run.stdout.strip().splitlines()[-1])
+
+    here, there = inputs_from(PROJECT_DIR), inputs_from(elsewhere)
+    assert here == there
+    assert str(tmp_path) not in json.dumps(there)
 
 
 @pytest.fixture()

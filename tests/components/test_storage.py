@@ -42,6 +42,19 @@ def test_log_bucket_accepts_googles_usage_log_writer(stack_run):
     assert writer["bucket"] == _buckets(stack_run)["access-logs"]["name"]
 
 
+def test_the_usage_log_writer_grant_is_a_switch_for_domain_restricted_sharing():
+    """An organization enforcing iam.allowedPolicyMemberDomains rejects the google.com group;
+    with the switch off the grant is gone, logging stays configured, and preview says what
+    that means."""
+    run = run_stack("dev", {f"{NS}:grantStorageAnalyticsWriter": False})
+    members = {
+        g.plain_inputs["member"] for g in run.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+    }
+    assert "group:cloud-storage-analytics@google.com" not in members
+    assert _buckets(run)["data"]["logging"]["logBucket"] == _buckets(run)["access-logs"]["name"]
+    assert any("grantStorageAnalyticsWriter: false" in warning for warning in run.warnings)
+
+
 def test_lifecycle_rules_come_from_config():
     buckets = {
         "data": {"noncurrentVersionsToKeep": 2, "noncurrentVersionAgeDays": 9},

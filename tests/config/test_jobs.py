@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from config.settings import ConfigError
+from config.loader import ConfigError
+from tests.config.test_catalogue import DOC_FIXED_GPUS, DOC_MACHINE_TYPES, DOC_TPU_MACHINE_TYPES
 from tests.harness.engine import run_stack
 
 NS = "vertex-training"
 T4 = {"machineType": "n1-standard-8", "acceleratorType": "NVIDIA_TESLA_T4", "acceleratorCount": 1}
 LOG_LR = {"id": "learning-rate", "type": "double", "min": 0.0001, "max": 0.1, "scale": "log"}
+# A pool's machine keys, and their names in the registered WorkerPoolSpec.machine_spec.
+MACHINE_SPEC_KEYS = {
+    "machineType": "machine_type",
+    "acceleratorType": "accelerator_type",
+    "acceleratorCount": "accelerator_count",
+}
 
 
 def _job(**fields):
@@ -18,6 +25,40 @@ def _job(**fields):
 
 def _study(**fields):
     return {"maxTrialCount": 4, "parameters": [LOG_LR], **fields}
+
+
+def _gpu_pool(machine_type, accelerator, count=None):
+    if count is None:  # the count the machine type comes with; N1 ones all take 1 of each GPU
+        count = DOC_FIXED_GPUS.get(machine_type, (accelerator, 1))[1]
+    return {"machineType": machine_type, "acceleratorType": accelerator, "acceleratorCount": count}
+
+
+def _assert_accepted(pools):
+    """One job per pool: each is registered with the machine spec its pool asks for."""
+    jobs = [
+        _job(name=f"j{i}", image="gpu" if "acceleratorType" in pool else "cpu", workerPools=[pool])
+        for i, pool in enumerate(pools)
+    ]
+    run = run_stack("dev", {f"{NS}:images": ["cpu", "gpu"], f"{NS}:jobs": jobs})
+    specs = {
+        job.name: job.plain_inputs["job_spec"]["worker_pool_specs"][0]["machine_spec"]
+        for job in run.of_type("pulumi-python:dynamic/vtrain/jobs:CustomJob")
+    }
+    registered = [
+        {key: specs[f"j{i}"].get(wire) for key, wire in MACHINE_SPEC_KEYS.items()}
+        for i in range(len(pools))
+    ]
+    assert registered == [{key: pool.get(key) for key in MACHINE_SPEC_KEYS} for pool in pools]
+
+
+def _rejected(pool):
+    image = "gpu" if "acceleratorType" in pool else "cpu"
+    with pytest.raises(ConfigError) as raised:
+        run_stack("dev", {f"{NS}:jobs": [_job(image=image, workerPools=[pool])]})
+    assert raised.value.stack_run.resources == []
+    message = str(raised.value)
+    assert f"{NS}:jobs[0].workerPools[0]: " in message
+    return message
 
 
 BAD_JOBS = {
@@ -58,7 +99,32 @@ BAD_JOBS = {
     ),
     "T4 count N1 does not offer": (
         _job(image="gpu", workerPools=[{**T4, "acceleratorCount": 3}]),
-        "acceleratorCount 3 is not available for NVIDIA_TESLA_T4 on N1; allowed: 1, 2, 4",
+        "acceleratorCount 3 is not available for NVIDIA_TESLA_T4 on n1-standard-8; "
+        "allowed: 1, 2, 4",
+    ),
+    "V100 count that N1 size does not take": (
+        _job(image="gpu", workerPools=[_gpu_pool("n1-standard-16", "NVIDIA_TESLA_V100", 1)]),
+        "acceleratorCount 1 is not available for NVIDIA_TESLA_V100 on n1-standard-16; "
+        "allowed: 2, 4, 8",
+    ),
+    "P100 on an N1 size too large for it": (
+        _job(image="gpu", workerPools=[_gpu_pool("n1-standard-64", "NVIDIA_TESLA_P100", 4)]),
+        "jobs[0].workerPools[0]: acceleratorType 'NVIDIA_TESLA_P100' is not available on "
+        "'n1-standard-64'; it takes NVIDIA_TESLA_P4, NVIDIA_TESLA_T4, NVIDIA_TESLA_V100",
+    ),
+    "misspelt machine type": (
+        _job(workerPools=[{"machineType": "n1-standrd-4"}]),
+        "vertex-training:jobs[0].workerPools[0]: machineType 'n1-standrd-4' is not a Vertex AI "
+        "training machine type; did you mean 'n1-standard-4'?",
+    ),
+    "machine type with nothing close": (
+        _job(workerPools=[{"machineType": "large"}]),
+        "machineType 'large' is not a Vertex AI training machine type; series: e2-standard, ",
+    ),
+    "TPU machine": (
+        _job(workerPools=[{"machineType": "ct5lp-hightpu-4t"}]),
+        "jobs[0].workerPools[0]: machineType 'ct5lp-hightpu-4t' runs on TPUs; "
+        "this stack attaches only GPUs",
     ),
     "type without count": (
         _job(image="gpu", workerPools=[{"machineType": "n1-standard-8", "acceleratorType": "T"}]),
@@ -179,37 +245,98 @@ def test_api_endpoint_in_another_region_is_rejected():
         run_stack("dev", {f"{NS}:apiEndpoint": endpoint})
 
 
+def test_valid_accelerator_pairings_are_accepted():
+    pools = [
+        _gpu_pool("g2-standard-24", "NVIDIA_L4", 2),
+        _gpu_pool("a2-highgpu-4g", "NVIDIA_TESLA_A100", 4),
+        _gpu_pool("a2-ultragpu-1g", "NVIDIA_A100_80GB", 1),
+        _gpu_pool("a3-highgpu-8g", "NVIDIA_H100_80GB", 8),
+        _gpu_pool("n1-standard-16", "NVIDIA_TESLA_V100", 8),
+        _gpu_pool("n1-standard-32", "NVIDIA_TESLA_T4", 2),
+        _gpu_pool("n1-highcpu-64", "NVIDIA_TESLA_P100", 4),
+    ]
+    _assert_accepted(pools)
+
+
+# ---- machine types and accelerators against Google's table (tests/config/test_catalogue.py) --
+
+# Each accelerator: a machine type of its own, and the nearest one of another series.
+ACCELERATOR_MACHINES = {
+    "NVIDIA_TESLA_T4": ("n1-standard-8", "g2-standard-8"),
+    "NVIDIA_TESLA_V100": ("n1-standard-8", "a2-highgpu-1g"),
+    "NVIDIA_TESLA_P4": ("n1-standard-8", "g4-standard-48"),
+    "NVIDIA_TESLA_P100": ("n1-standard-8", "a3-highgpu-1g"),
+    "NVIDIA_L4": ("g2-standard-8", "n1-standard-8"),
+    "NVIDIA_RTX_PRO_6000": ("g4-standard-48", "g2-standard-8"),
+    "NVIDIA_TESLA_A100": ("a2-highgpu-1g", "a2-ultragpu-1g"),
+    "NVIDIA_A100_80GB": ("a2-ultragpu-1g", "a2-highgpu-1g"),
+    "NVIDIA_H100_80GB": ("a3-highgpu-8g", "a3-megagpu-8g"),
+    "NVIDIA_H100_MEGA_80GB": ("a3-megagpu-8g", "a3-highgpu-8g"),
+    "NVIDIA_H200_141GB": ("a3-ultragpu-8g", "a3-highgpu-8g"),
+    "NVIDIA_B200": ("a4-highgpu-8g", "a4x-highgpu-4g"),
+    "NVIDIA_GB200": ("a4x-highgpu-4g", "a4-highgpu-8g"),
+}
+# The largest machine type of each series the page lists, TPU ones aside.
+SERIES_EXAMPLES = {
+    machine.rsplit("-", 1)[0]: machine
+    for machine in DOC_MACHINE_TYPES
+    if machine not in DOC_TPU_MACHINE_TYPES
+}
+# Machine types Compute Engine has and Vertex training does not list, and made-up ones.
+NOT_TRAINING_MACHINE_TYPES = [
+    "n2d-standard-4",
+    "c3-standard-4",
+    "n1-standard-2",
+    "a3-highgpu-3g",
+    "x9-standard-4",
+]
+
+
+def test_a_machine_type_of_each_series_is_accepted():
+    pools = [
+        _gpu_pool(machine, DOC_FIXED_GPUS[machine][0])
+        if machine in DOC_FIXED_GPUS
+        else {"machineType": machine}
+        for machine in SERIES_EXAMPLES.values()
+    ]
+    _assert_accepted(pools)
+
+
+@pytest.mark.parametrize("machine_type", NOT_TRAINING_MACHINE_TYPES)
+def test_machine_type_vertex_training_does_not_list_is_rejected(machine_type):
+    message = _rejected({"machineType": machine_type})
+    assert f"machineType '{machine_type}' is not a Vertex AI training machine type" in message
+
+
+def test_each_accelerator_on_its_machine_type_is_accepted():
+    pools = [_gpu_pool(home, gpu) for gpu, (home, _) in ACCELERATOR_MACHINES.items()]
+    _assert_accepted(pools)
+
+
+@pytest.mark.parametrize("accelerator", ACCELERATOR_MACHINES)
+def test_accelerator_on_another_series_is_rejected(accelerator):
+    machine_type = ACCELERATOR_MACHINES[accelerator][1]
+    message = _rejected(_gpu_pool(machine_type, accelerator))
+    assert f"acceleratorType '{accelerator}' needs a machineType starting with " in message
+    assert f", not '{machine_type}'" in message
+
+
+def test_each_gpu_machine_type_with_its_gpu_count_is_accepted():
+    pools = [_gpu_pool(machine, gpu, count) for machine, (gpu, count) in DOC_FIXED_GPUS.items()]
+    _assert_accepted(pools)
+
+
+@pytest.mark.parametrize("machine_type", DOC_FIXED_GPUS)
+def test_gpu_machine_type_with_another_gpu_count_is_rejected(machine_type):
+    accelerator, count = DOC_FIXED_GPUS[machine_type]
+    wrong = 2 if count == 1 else count // 2
+    message = _rejected(_gpu_pool(machine_type, accelerator, wrong))
+    assert f"'{machine_type}' has exactly {count} GPU(s); acceleratorCount is {wrong}" in message
+
+
 @pytest.mark.parametrize(
-    "pool",
-    [
-        {"machineType": "g2-standard-24", "acceleratorType": "NVIDIA_L4", "acceleratorCount": 2},
-        {
-            "machineType": "a2-highgpu-4g",
-            "acceleratorType": "NVIDIA_TESLA_A100",
-            "acceleratorCount": 4,
-        },
-        {
-            "machineType": "a2-ultragpu-1g",
-            "acceleratorType": "NVIDIA_A100_80GB",
-            "acceleratorCount": 1,
-        },
-        {
-            "machineType": "a3-highgpu-8g",
-            "acceleratorType": "NVIDIA_H100_80GB",
-            "acceleratorCount": 8,
-        },
-        {
-            "machineType": "n1-standard-16",
-            "acceleratorType": "NVIDIA_TESLA_V100",
-            "acceleratorCount": 8,
-        },
-    ],
+    "machine_type", [machine for machine in SERIES_EXAMPLES.values() if machine in DOC_FIXED_GPUS]
 )
-def test_valid_accelerator_pairings_are_accepted(pool):
-    run = run_stack(
-        "dev",
-        {f"{NS}:images": ["cpu", "gpu"], f"{NS}:jobs": [_job(image="gpu", workerPools=[pool])]},
-    )
-    (job,) = run.of_type("pulumi-python:dynamic/vtrain/jobs:CustomJob")
-    machine = job.plain_inputs["job_spec"]["worker_pool_specs"][0]["machine_spec"]
-    assert machine["accelerator_type"] == pool["acceleratorType"]
+def test_gpu_machine_type_without_gpus_is_rejected(machine_type):
+    message = _rejected({"machineType": machine_type})
+    assert f"machineType '{machine_type}' comes with GPUs; set acceleratorType" in message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.settings import ConfigError
+from config.loader import ConfigError
 from tests.harness.engine import run_stack
 
 NS = "vertex-training"
@@ -129,7 +129,7 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_stack_name_must_fit_resource_names():
-    from config.settings import validate_settings
+    from config.loader import validate_settings
 
     with pytest.raises(ConfigError, match="stack name 'Prod_EU' must be 1-20 lowercase"):
         validate_settings({"pulumi:stack": "Prod_EU", "gcp:project": "acme-ml-prod"})
@@ -146,3 +146,14 @@ def test_good_overrides_are_applied():
     (repository,) = run.of_type("gcp:artifactregistry/repository:Repository")
     keep = repository.inputs["cleanupPolicies"][0]["mostRecentVersions"]["keepCount"]
     assert keep == 7
+
+
+def test_principals_in_the_reserved_example_domain_are_warned_about_at_preview():
+    run = run_stack("dev")
+    assert [w for w in run.warnings if "reserved .example domain" in w] == [
+        f"{NS}:deployers[0]: 'group:ml-engineers@acme.example' is in the reserved .example "
+        "domain (RFC 2606) and can never exist, so its IAM grant will fail; point the stack "
+        "at your own principals (README: Use your own project)"
+    ]
+    mine = run_stack("dev", {f"{NS}:deployers": ["group:ml@corp.example.com"]})
+    assert not [w for w in mine.warnings if "reserved .example domain" in w]

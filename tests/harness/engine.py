@@ -1,17 +1,18 @@
 """An in-process Pulumi engine for tests: runs the real `__main__.py` for one stack.
 
-No Pulumi CLI runs here, so this module does the CLI's part: it reads `Pulumi.yaml` and
-`stacks/Pulumi.<stack>.yaml`, applies the project's config defaults, type-checks declared
-keys as the CLI does, and hands the program its config as strings (structured values as
-JSON), as the language host would. The program then runs under Pulumi's mock monitor
-(`pulumi.runtime.mocks`), and every registration is recorded: type token, name, URN,
-inputs (wire names, camelCase), parent, provider, dependencies, and the outputs of every
-component and of the stack.
+No Pulumi CLI runs here, so the harness does the CLI's part: `stack_config` reads
+`Pulumi.yaml` and `stacks/Pulumi.<stack>.yaml` as the CLI does, and this module hands the
+program that config as strings (structured values as JSON), as the language host would.
+The program then runs under Pulumi's mock monitor (`pulumi.runtime.mocks`), and every
+registration is recorded: type token, name, URN, inputs (wire names, camelCase), parent,
+provider, dependencies, the outputs of every component and of the stack, and warnings.
 
-Providers: Google invokes the program makes (`getProject`, `getClientConfig`) are answered
-here; each resource gets realistic computed outputs (`MOCK_OUTPUTS`). A test can route
-any type token to its own handler (`resource_handlers=`), which is how dynamic resources
-are executed for real through Pulumi's dynamic-provider host (see `tests/dynamic_host.py`).
+Providers: Google invokes the program makes (`getProject`, `getClientConfig`,
+`getProjectServiceAccount`) are answered here; each resource gets realistic computed
+outputs. Like a new project, it has no Google service agents until the program creates
+them, and refuses a grant to one that does not exist. A test can route any type token to
+its own handler (`resource_handlers=`), which is how dynamic resources are executed for
+real through Pulumi's dynamic-provider host (see `tests/harness/dynamic_host.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
-import json
+import logging
+import re
 import runpy
 import threading
 from collections.abc import Callable
@@ -27,23 +29,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.settings import configure, get_project, get_stack
+from pulumi.runtime.settings import SETTINGS, configure, get_project, get_stack
 from pulumi.runtime.stack import run_in_stack
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-STACKS_DIR = PROJECT_DIR / "stacks"
+from tests.harness.stack_config import (
+    PROJECT_DIR,
+    StackConfigError,
+    cli_config,
+    project_file,
+)
+
 FAKE_PROJECT_NUMBER = "123456789012"
 FAKE_ACCESS_TOKEN = "ya29.fake-access-token"
 
 ResourceHandler = Callable[[pulumi_mocks.MockResourceArgs], tuple[str | None, dict]]
-
-
-class StackConfigError(Exception):
-    """The stack file would be rejected by the Pulumi CLI before the program starts."""
 
 
 def is_secret(value: Any) -> bool:
@@ -86,6 +88,7 @@ class StackRun:
     outputs: dict
     component_outputs: dict[str, dict]
     invokes: list[tuple[str, dict]]
+    warnings: list[str]
 
     def of_type(self, type_token: str) -> list[RegisteredResource]:
         return [resource for resource in self.resources if resource.type == type_token]
@@ -104,79 +107,23 @@ class StackRun:
         return reveal(self.outputs)
 
 
-# ---- stack config, as the CLI reads it ---------------------------------------------------
-
-
-def project_file() -> dict:
-    return yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
-
-
-def stack_names() -> list[str]:
-    return sorted(path.name.split(".")[1] for path in STACKS_DIR.glob("Pulumi.*.yaml"))
-
-
-def stack_file(stack: str) -> dict:
-    return yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
-
-
-_CLI_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
-
-
-def _check_declared_type(stack: str, key: str, value: Any, declaration: dict) -> None:
-    expected = _CLI_TYPES[declaration["type"]]
-    valid = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-    if valid and expected is list:
-        item_type = _CLI_TYPES[declaration["items"]["type"]]
-        valid = all(isinstance(item, item_type) for item in value)
-    if not valid:
-        raise StackConfigError(
-            f"Stack '{stack}' with configuration key '{key}' must be of type "
-            f"'{declaration['type']}'"
-        )
-
-
-def _wire_value(value: Any) -> str:
-    # The CLI passes every value as a string; objects and lists as JSON, booleans lowercase.
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
-
-
-def cli_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
-    """The config map the CLI would hand the program for `stack`.
-
-    `overrides` replaces stack-file keys (full `namespace:key` names); a value of `None`
-    removes the key, as `pulumi config rm` would.
-    """
-    project = project_file()
-    namespace = project["name"]
-    values: dict[str, Any] = dict(stack_file(stack).get("config") or {})
-    for key, value in (overrides or {}).items():
-        if value is None:
-            values.pop(key, None)
-        else:
-            values[key] = value
-    declared = project.get("config") or {}
-    for key, declaration in declared.items():
-        full_key = key if ":" in key else f"{namespace}:{key}"
-        if not isinstance(declaration, dict):
-            values.setdefault(full_key, declaration)  # a plain project-level value
-            continue
-        if full_key in values:
-            _check_declared_type(stack, full_key, values[full_key], declaration)
-        elif "default" in declaration:
-            values[full_key] = declaration["default"]
-        else:
-            raise StackConfigError(f"Stack '{stack}' is missing configuration value '{full_key}'")
-    for key, value in values.items():
-        if ":" not in key:
-            raise StackConfigError(f"configuration key '{key}' must be namespaced (ns:key)")
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            raise StackConfigError(f"'{key}' is encrypted; pass a plain override in tests")
-    return {key: _wire_value(value) for key, value in values.items()}
-
-
 # ---- the mocked providers ----------------------------------------------------------------
+
+
+# Google service agents, by the service whose agent they are (cloud.google.com/iam/docs/
+# service-agents). On a new project none exists until something creates it.
+SERVICE_AGENT_DOMAINS = {
+    "aiplatform.googleapis.com": "gcp-sa-aiplatform.iam.gserviceaccount.com",
+    "artifactregistry.googleapis.com": "gcp-sa-artifactregistry.iam.gserviceaccount.com",
+    "storage.googleapis.com": "gs-project-accounts.iam.gserviceaccount.com",
+}
+# Vertex AI's Custom Code Service Agent: created by the project's first custom job only.
+CUSTOM_CODE_AGENT_DOMAIN = "gcp-sa-aiplatform-cc.iam.gserviceaccount.com"
+_SERVICE_AGENT = re.compile(r"^serviceAccount:(service-[0-9]+@[a-z0-9.-]+)$")
+
+
+def service_agent_email(service: str, number: str = FAKE_PROJECT_NUMBER) -> str:
+    return f"service-{number}@{SERVICE_AGENT_DOMAINS[service]}"
 
 
 def _fake_digest(text: str) -> str:
@@ -203,6 +150,9 @@ def _mock_outputs(args: pulumi_mocks.MockResourceArgs, project: str) -> dict:
             "name": f"projects/{inputs.get('project', project)}/serviceAccounts/{email}",
             "uniqueId": "100000000000000000001",
         }
+    if args.typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+        email = service_agent_email(inputs["service"])
+        return {"email": email, "member": f"serviceAccount:{email}"}
     if args.typ == "gcp:artifactregistry/repository:Repository":
         return {
             "name": f"projects/{inputs.get('project', project)}/locations/{inputs['location']}"
@@ -218,12 +168,17 @@ class _RecordingMocks(pulumi_mocks.Mocks):
         region: str,
         handlers: dict[str, ResourceHandler],
         previous_outputs: dict,
+        existing_service_agents: set[str],
     ):
         self.project = project
         self.region = region
         self.handlers = handlers
         self.previous_outputs = previous_outputs
         self.invokes: list[tuple[str, dict]] = []
+        # Agent e-mails that exist now: those of an old project, then whatever the program
+        # creates (ServiceIdentity, by URN; the Storage agent, by asking for it).
+        self.service_agents = set(existing_service_agents)
+        self.agent_creators: dict[str, str] = {}
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
         if args.typ in self.handlers:
@@ -236,13 +191,22 @@ class _RecordingMocks(pulumi_mocks.Mocks):
             outputs = {"outputs": self.previous_outputs, "secretOutputNames": []}
             return args.inputs["name"], {**args.inputs, **outputs}
         resource_id = f"{args.name}-id" if args.custom else None
-        return resource_id, {**args.inputs, **_mock_outputs(args, self.project)}
+        outputs = _mock_outputs(args, self.project)
+        if args.typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+            self.agent_creators[outputs["email"]] = args.name
+        return resource_id, {**args.inputs, **outputs}
 
     def call(self, args: pulumi_mocks.MockCallArgs):
         self.invokes.append((args.token, dict(args.args)))
         if args.token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId", self.project)
             return {"projectId": project, "number": FAKE_PROJECT_NUMBER, "name": project}
+        if args.token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
+            # The API call behind it creates the Storage agent if it is missing.
+            email = service_agent_email("storage.googleapis.com")
+            self.service_agents.add(email)
+            member = f"serviceAccount:{email}"
+            return {"emailAddress": email, "member": member, "project": self.project, "id": email}
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
             return {
                 "accessToken": FAKE_ACCESS_TOKEN,
@@ -258,10 +222,12 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: _RecordingMocks):
         super().__init__(mocks)
+        self.mocks = mocks
         self.registered: list[RegisteredResource] = []
         self.outputs_by_urn: dict[str, dict] = {}
 
     def RegisterResource(self, request):
+        self._refuse_grants_to_missing_agents(request)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             registration = self.resources[response.urn]
@@ -281,12 +247,44 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             )
         return response
 
+    def _refuse_grants_to_missing_agents(self, request) -> None:
+        """IAM refuses a grant to a service account that does not exist (HTTP 400). A
+        service agent exists if the project had it, or if a ServiceIdentity this grant
+        depends on (so created first) made it, or the Storage agent was asked for."""
+        if not re.search(r"(IAMMember|IamMember)$", request.type):
+            return
+        member = rpc.deserialize_properties(request.object).get("member")
+        match = _SERVICE_AGENT.match(member) if isinstance(member, str) else None
+        if not match:
+            return
+        email = match[1]
+        creator = self.mocks.agent_creators.get(email)
+        created_first = creator is not None and any(
+            dependency.endswith(f"::{creator}") for dependency in request.dependencies
+        )
+        if email not in self.mocks.service_agents and not created_first:
+            raise StackConfigError(
+                f"googleapi: Error 400: Service account {email} does not exist., badRequest "
+                f"(granting to it in {request.name!r})"
+            )
+
     def RegisterResourceOutputs(self, request):
         self.outputs_by_urn[request.urn] = rpc.deserialize_properties(request.outputs)
         return super().RegisterResourceOutputs(request)
 
 
 # ---- running the program -----------------------------------------------------------------
+
+
+class _Recorder(logging.Logger):
+    """What the program logs to the engine (`pulumi.log.warn`: the CLI shows it)."""
+
+    def __init__(self) -> None:
+        super().__init__("vtrain-engine")
+        self.warnings: list[str] = []
+
+    def warning(self, msg, *args, **kwargs) -> None:  # noqa: ANN001 - logging's signature
+        self.warnings.append(str(msg))
 
 
 def run_stack(
@@ -297,11 +295,13 @@ def run_stack(
     resource_handlers: dict[str, ResourceHandler] | None = None,
     previous_outputs: dict | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
+    existing_service_agents: set[str] | None = None,
 ) -> StackRun:
     """Run the project's program for `stack` and return everything it registered.
 
     `previous_outputs` are the stack outputs of the last update, as a self stack reference
-    reads them (empty: a first update).
+    reads them (empty: a first update). `existing_service_agents`: the e-mails of Google
+    service agents the project already has (none: a new project).
     Raises whatever the program raises (e.g. `config.ConfigError`), after the runtime has
     drained, so a test can also assert how many resources were registered before it.
     """
@@ -312,8 +312,10 @@ def run_stack(
         region=wire_config.get(f"{project_name}:region", "unset-region"),
         handlers=resource_handlers or {},
         previous_outputs=previous_outputs or {},
+        existing_service_agents=existing_service_agents or set(),
     )
     monitor = _RecordingMonitor(mocks)
+    log = _Recorder()
     failure: list[BaseException] = []
 
     def run_program() -> None:
@@ -321,7 +323,7 @@ def run_stack(
             pulumi_mocks.MockSettings(
                 monitor=monitor,
                 monitor_features=set(),
-                engine=pulumi_mocks.MockEngine(None),
+                engine=pulumi_mocks.MockEngine(log),
                 project=project_name,
                 stack=stack,
                 dry_run=preview,
@@ -340,6 +342,13 @@ def run_stack(
         except BaseException as error:  # noqa: BLE001 re-raised in the caller's thread
             failure.append(error)
         finally:
+            # A failed run leaves output tasks in the SDK's process-wide SETTINGS.outputs;
+            # the next run would await them on this closed loop.
+            with SETTINGS.lock:
+                leftovers = [task for task in SETTINGS.outputs if task.get_loop() is loop]
+                SETTINGS.outputs.difference_update(leftovers)
+            for task in leftovers:
+                task.cancel()
             loop.close()
 
     # A fresh context and thread: Pulumi keeps its settings, config and root stack in
@@ -360,6 +369,7 @@ def run_stack(
         ),
         component_outputs=monitor.outputs_by_urn,
         invokes=mocks.invokes,
+        warnings=log.warnings,
     )
     if failure:
         failure[0].stack_run = run  # type: ignore[attr-defined]

@@ -98,6 +98,30 @@ runpy.run_module("trainer.task", run_name="__main__", alter_sys=True)
 """
 
 
+# Runs trainer.task as ``python -m trainer.task`` does, then, once the interpreter starts
+# shutting down (atexit: main() has returned, Python threads are joined), prints the
+# names of the process's threads still running, C++ ones included, to stderr.
+THREADS_AT_EXIT_PREFIX = "threads at exit: "
+_THREADS_AT_EXIT_BOOTSTRAP = f"""
+import atexit, os, runpy, sys
+def report():
+    names = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{{task}}/comm") as comm:
+            names.append(comm.read().strip())
+    print({THREADS_AT_EXIT_PREFIX!r} + ",".join(sorted(names)), file=sys.stderr, flush=True)
+atexit.register(report)
+runpy.run_module("trainer.task", run_name="__main__", alter_sys=True)
+"""
+
+
+def threads_at_exit(stderr: str) -> list[str]:
+    """Thread names reported by a trainer started with ``report_threads=True``."""
+    lines = [line for line in stderr.splitlines() if line.startswith(THREADS_AT_EXIT_PREFIX)]
+    assert len(lines) == 1, f"no thread report in stderr:\n{stderr}"
+    return lines[0].removeprefix(THREADS_AT_EXIT_PREFIX).split(",")
+
+
 @contextmanager
 def denied_dir(path: Path, kind: str) -> Iterator[DeniedDir]:
     """Create ``path`` and take the access away: by its mode for a non-root user, by the
@@ -113,9 +137,17 @@ def denied_dir(path: Path, kind: str) -> Iterator[DeniedDir]:
 
 
 def start_trainer(
-    args: list[str], env: dict[str, str], denied: DeniedDir | None = None
+    args: list[str],
+    env: dict[str, str],
+    denied: DeniedDir | None = None,
+    report_threads: bool = False,
 ) -> subprocess.Popen:
+    """``python -m trainer.task``; with ``report_threads``, through a wrapper that lists
+    the threads left at interpreter shutdown (see threads_at_exit; Linux only)."""
     command = [sys.executable, "-m", "trainer.task", *args]
+    if report_threads:
+        assert denied is None, "one wrapper at a time"
+        command = [sys.executable, "-c", _THREADS_AT_EXIT_BOOTSTRAP, *args]
     if denied is not None and RUNNING_AS_ROOT:
         command = [sys.executable, "-c", _DENY_BOOTSTRAP, *args]
         env = {

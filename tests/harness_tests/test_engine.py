@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.harness.engine import StackConfigError, cli_config, run_stack
+from tests.harness.engine import run_stack
+from tests.harness.stack_config import StackConfigError, cli_config
 
 NS = "vertex-training"
 

@@ -17,7 +17,7 @@ import pytest
 from components.storage import BUCKET_ROLE_LABEL
 from config import catalogue
 from config.settings import NAMESPACE
-from tests.harness.engine import PROJECT_DIR, cli_config, stack_names
+from tests.harness.stack_config import PROJECT_DIR, cli_config, stack_names
 from vertex_jobs import contract
 
 POLICIES = PROJECT_DIR / "policy" / "vtrain_policies"

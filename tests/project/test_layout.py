@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 
-from tests.harness.engine import PROJECT_DIR
+from tests.harness.stack_config import PROJECT_DIR
 
 LONG_FILE_LINES = 400
 LONG_FILE_MARK = "# Over 400 lines:"

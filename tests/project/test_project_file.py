@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import NAMESPACE, StackSettings
-from tests.harness.engine import PROJECT_DIR, project_file
+from tests.harness.stack_config import PROJECT_DIR, project_file
 
 SCHEMA = PROJECT_DIR.parent / "shared" / "pulumi" / "project.schema.json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.harness.engine import PROJECT_DIR, project_file
+from tests.harness.stack_config import PROJECT_DIR, project_file
 
 README = (PROJECT_DIR / "README.md").read_text()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness.engine import stack_file
+from tests.harness.stack_config import stack_file
 
 NS = "vertex-training"
 EXPECTED_OUTPUTS = {

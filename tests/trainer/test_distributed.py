@@ -1,9 +1,14 @@
 """Two `python -m trainer.task` processes join one gloo process group through the
 CLUSTER_SPEC that Vertex would give them (chief in workerpool0, one worker in
-workerpool1), as two replicas of a CPU job."""
+workerpool1), as two replicas of a CPU job; and how replicas leave the group.
+
+benchmarks/distributed_repeat.py runs this file many times, to show that the replicas'
+shutdown does not fail now and then."""
 
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +19,20 @@ from tests.harness.trainer import (
     read_metrics_file,
     start_trainer,
     subprocess_env,
+    threads_at_exit,
     trainer_args,
 )
 
 RANKS = (0, 1)
 FINAL_METRIC = re.compile(r"final accuracy (\d\.\d+)")
+# Threads of a live gloo process group: its work loops, gloo's TCP event loop, and the
+# TCPStore server on rank 0 (torch names them pt_gloo_runloop, gloo_tcp_loop,
+# pt_tcpstore_uv).
+PROCESS_GROUP_THREAD = re.compile(r"gloo|tcpstore")
+
+
+def process_group_threads(names: list[str]) -> list[str]:
+    return [name for name in names if PROCESS_GROUP_THREAD.search(name)]
 
 
 @dataclass
@@ -31,6 +45,9 @@ class ReplicaRun:
 
     def final_metric(self) -> str:
         return FINAL_METRIC.findall(self.stdout)[-1]
+
+    def process_group_threads_at_exit(self) -> list[str]:
+        return process_group_threads(threads_at_exit(self.stderr))
 
 
 def run_two_replicas(base_dir: Path, epochs: int) -> list[ReplicaRun]:
@@ -47,7 +64,7 @@ def run_two_replicas(base_dir: Path, epochs: int) -> list[ReplicaRun]:
             OMP_NUM_THREADS="1",  # two replicas share the test machine's cores
         )
         args = trainer_args(output_dir, "--epochs", str(epochs), "--batch-size", "16")
-        processes.append((start_trainer(args, env), output_dir))
+        processes.append((start_trainer(args, env, report_threads=True), output_dir))
     runs = []
     for process, output_dir in processes:
         stdout, stderr = process.communicate(timeout=180)
@@ -65,6 +82,19 @@ def test_both_replicas_finish_in_one_world_of_two(first_runs: list[ReplicaRun]) 
     for rank, run in zip(RANKS, first_runs, strict=True):
         assert run.returncode == 0, run.stderr
         assert f"trainer.rank{rank}: device cpu, autocast None, world size 2" in run.stdout
+
+
+def test_replicas_shut_down_with_the_process_group_closed(
+    first_runs: list[ReplicaRun],
+) -> None:
+    """When the interpreter starts shutting down, destroy_process_group has really
+    closed the group. A group left alive (as when torch.distributed.nn.functional, which
+    binds group.WORLD as a default argument, was first imported by DDP after the group
+    existed) keeps its C++ threads running into interpreter teardown, where a replica
+    now and then died with SIGABRT, "terminate called without an active exception"."""
+    for run in first_runs:
+        assert run.returncode == 0, run.stderr
+        assert run.process_group_threads_at_exit() == [], run.stderr
 
 
 def test_replicas_agree_on_the_metric(first_runs: list[ReplicaRun]) -> None:
@@ -95,6 +125,83 @@ def test_restarted_replicas_resume_from_the_chiefs_checkpoint(
     chief, worker = run_two_replicas(base_dir, epochs=3)
     for run in (chief, worker):
         assert run.returncode == 0, run.stderr
+        assert run.process_group_threads_at_exit() == [], run.stderr
         assert "resuming from the epoch 2 checkpoint at epoch 3" in run.stdout
         assert "epoch 1/3" not in run.stdout and "epoch 3/3" in run.stdout
     assert chief.final_metric() == worker.final_metric()
+
+
+# --- leaving the process group ----------------------------------------------------------
+
+# One rank of a two-rank group: a DDP step as in training, then, after ``delay`` seconds
+# (the chief writing the model), stop_process_group. Prints what it saw as JSON.
+PEER_SCRIPT = """
+import json, os, sys, time
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from trainer.distributed import ProcessGroupSpec, start_process_group, stop_process_group
+
+rank, port, delay, outcome = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+def threads():
+    tasks = os.listdir("/proc/self/task")
+    return [open(f"/proc/self/task/{task}/comm").read().strip() for task in tasks]
+collective = start_process_group(ProcessGroupSpec("127.0.0.1", port, 2, rank), torch.device("cpu"))
+model = DistributedDataParallel(torch.nn.Linear(4, 2))
+model(torch.randn(8, 4)).sum().backward()
+del model
+report = {"threads_in_group": threads()}
+time.sleep(delay)
+report["arrived"] = time.time()
+try:
+    stop_process_group(collective, completed=outcome == "completed")
+except RuntimeError as error:
+    report["error"] = str(error)
+report["left"] = time.time()
+report["threads_after"] = threads()
+print(json.dumps(report))
+"""
+
+
+def run_peers(delays: tuple[float, float], outcomes: tuple[str, str]) -> list[dict]:
+    port = str(free_port())
+    env = subprocess_env(OMP_NUM_THREADS="1")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", PEER_SCRIPT, str(rank), port, str(delay), outcome],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank, delay, outcome in zip(RANKS, delays, outcomes, strict=True)
+    ]
+    reports = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+        reports.append(json.loads(stdout.splitlines()[-1]))
+    return reports
+
+
+def test_after_a_completed_run_ranks_leave_together_and_close_the_group() -> None:
+    """The worker reaches the end first but waits at the barrier until the chief, busy
+    writing its outputs for a second, arrives too; then both really close the group."""
+    chief_delay = 1.0
+    chief, worker = run_peers((chief_delay, 0.0), ("completed", "completed"))
+    assert "error" not in chief and "error" not in worker
+    assert worker["left"] >= chief["arrived"]
+    assert worker["left"] - worker["arrived"] >= chief_delay / 2
+    for report in (chief, worker):
+        assert process_group_threads(report["threads_in_group"])  # the names still match
+        assert process_group_threads(report["threads_after"]) == []
+
+
+def test_a_failed_rank_leaves_at_once_and_its_peer_fails_fast() -> None:
+    """A rank that failed does not wait at the barrier (its peers may be in another
+    collective); the chief's barrier then fails at once, not after the group timeout."""
+    chief, worker = run_peers((0.5, 0.0), ("completed", "failed"))
+    assert worker["left"] - worker["arrived"] < 5
+    assert "error" not in worker
+    assert "error" in chief, "the chief's barrier should fail: its peer is gone"
+    assert chief["left"] - chief["arrived"] < 30
+    assert process_group_threads(chief["threads_after"]) == []

@@ -8,6 +8,7 @@ test_outputs.py, CLUSTER_SPEC in test_cluster_spec.py.
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ from tests.harness.trainer import (
 )
 from trainer.config import parse_args
 from trainer.errors import TrainerError
-from trainer.task import train
+from trainer.task import SCALAR_TAGS, train
 
 pytestmark = pytest.mark.usefixtures("metrics_file")
 
@@ -122,17 +123,42 @@ def test_output_dirs_default_from_vertex_variables(tmp_path: Path) -> None:
     assert (tmp_path / "aip-checkpoints" / "checkpoint-epoch-00001.pt").is_file()
 
 
-def test_tensorboard_scalars(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Event files where `tensorboard` is installed (the images); a logged skip elsewhere."""
+def test_tensorboard_event_files_hold_each_epochs_scalars(tmp_path: Path) -> None:
+    """AIP_TENSORBOARD_LOG_DIR gets real event files: read back with TensorBoard's own
+    reader, one point per tag and epoch, at the epoch's global step, with its metric."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    log_dir = tmp_path / "aip-tensorboard"
+    args = trainer_args(tmp_path, "--epochs", "3", "--batch-size", "64")
+    config = parse_args(args, environ={"AIP_TENSORBOARD_LOG_DIR": str(log_dir)})
+    assert config.tensorboard_dir == str(log_dir)
+    outcome = train(config, environ={})
+    assert list(log_dir.glob("events.out.tfevents.*"))
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    assert sorted(events.Tags()["scalars"]) == sorted(SCALAR_TAGS)
+    steps = [int(entry["global_step"]) for entry in outcome.history]
+    assert steps == [math.ceil(SAMPLE_TRAIN_ROWS / 64) * epoch for epoch in (1, 2, 3)]
+    for tag, key in SCALAR_TAGS.items():
+        points = events.Scalars(tag)
+        assert [point.step for point in points] == steps, tag
+        expected = [entry[key] for entry in outcome.history]
+        assert [point.value for point in points] == pytest.approx(expected, rel=1e-6), tag
+    assert events.Scalars("val/accuracy")[-1].value == pytest.approx(outcome.val_accuracy)
+
+
+def test_training_without_tensorboard_installed_logs_the_skip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """tensorboard is optional for the trainer itself: without it (a None entry in
+    sys.modules makes the import fail) training goes on and the scalars are skipped
+    with a log line."""
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     caplog.set_level(logging.INFO)
-    outcome = train_in_process(tmp_path, "--tensorboard-dir", str(tmp_path / "tb"))
+    outcome = train_in_process(tmp_path, "--epochs", "1", "--tensorboard-dir", str(tmp_path / "tb"))
     assert outcome.val_accuracy > 0
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        assert "TensorBoard scalars skipped" in caplog.text
-    else:
-        assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert "TensorBoard scalars skipped" in caplog.text
+    assert not list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
 
 # --- each hyperparameter flag reaches what it should --------------------------------

@@ -103,6 +103,14 @@ class Collective:
     def enabled(self) -> bool:
         return self.spec is not None
 
+    def barrier(self) -> None:
+        """Wait until every rank gets here (within the process group's timeout)."""
+        if not self.enabled:
+            return
+        # NCCL's barrier runs on a device tensor and has to know which device.
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        dist.barrier(device_ids=device_ids)
+
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.enabled:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
@@ -134,6 +142,7 @@ class Collective:
 
 def start_process_group(spec: ProcessGroupSpec | None, device: torch.device) -> Collective:
     if spec is not None:
+        _import_modules_that_capture_the_world_group()
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(
             backend=backend,
@@ -145,6 +154,35 @@ def start_process_group(spec: ProcessGroupSpec | None, device: torch.device) -> 
     return Collective(spec, device)
 
 
-def stop_process_group(collective: Collective) -> None:
-    if collective.enabled and dist.is_initialized():
+def stop_process_group(collective: Collective, *, completed: bool) -> None:
+    """Leave the process group; after a ``completed`` run, only together with every rank.
+
+    A completed run first waits at a barrier: the chief reaches it after writing the
+    model and its last checkpoint, so no rank tears its connections down (and exits)
+    while another still has collective work, and all ranks destroy the group at the same
+    point. A failed run skips the barrier: the peers may be inside a different
+    collective, where a barrier would hang them until the timeout; leaving at once makes
+    their collectives fail with a connection error, so the job fails now.
+    """
+    if not (collective.enabled and dist.is_initialized()):
+        return
+    try:
+        if completed:
+            collective.barrier()  # raises if a peer failed and left instead
+    finally:
         dist.destroy_process_group()
+
+
+def _import_modules_that_capture_the_world_group() -> None:
+    """Import, before the group exists, the torch modules that would keep it alive.
+
+    ``torch.distributed.nn.functional`` binds ``group.WORLD`` as default arguments when
+    it is imported, and DistributedDataParallel's constructor imports it (through
+    torch._dynamo). Imported after init_process_group, it holds the world group forever:
+    destroy_process_group then leaves gloo's worker and TCP threads (and the chief's
+    TCPStore server) running into interpreter shutdown, where a replica now and then
+    dies with SIGABRT, "terminate called without an active exception", after it has
+    trained. Imported first, the defaults are None and destroy_process_group really
+    closes the group.
+    """
+    import torch.distributed.nn.functional  # noqa: F401

@@ -114,12 +114,15 @@ def train(config: TrainingConfig, environ: Mapping[str, str]) -> TrainingOutcome
         log = logging.getLogger("trainer")
         log.info("joining %s as rank %d of %d", spec.init_method, spec.rank, spec.world_size)
     collective = start_process_group(spec, device)
+    completed = False
     try:
-        return _train_on_device(
+        outcome = _train_on_device(
             config, schema, train_data, val_data, collective, device, output_dirs
         )
+        completed = True
     finally:
-        stop_process_group(collective)
+        stop_process_group(collective, completed=completed)
+    return outcome
 
 
 def _load_data(config: TrainingConfig) -> tuple[LabeledTensors, LabeledTensors, FeatureSchema]:
