@@ -197,3 +197,76 @@ def test_refresh_reads_the_best_trial_and_destroy_leaves_nothing(hosted):
         for job in run.of_type(job_type):
             host.delete(job.urn, job.id, job.outputs)
     assert fake.job_names() == [] and fake.live_jobs() == []
+
+
+def _refresh_then_up(stack, host, first):
+    """`pulumi refresh` (Read of every job from the fake), then `pulumi up` of the unchanged
+    program: each job is checked and diffed against its refreshed state, as the engine does;
+    with nothing to change the engine keeps the refreshed outputs, which is what the program's
+    `jobs` output is then built from."""
+    refreshed = {}
+    for job_type in JOB_TYPES:
+        for job in first.of_type(job_type):
+            read = host.read(job.urn, job.id, job.outputs)
+            assert read["id"] == job.id, job.name
+            refreshed[job.name] = (job, read["properties"])
+
+    def keep_refreshed(args):
+        job, properties = refreshed[args.name]
+        checked = host.check(job.urn, job.outputs, args.inputs)
+        assert checked["failures"] == []
+        diff = host.diff(job.urn, job.id, properties, checked["inputs"])
+        assert diff["changes"] == "DIFF_NONE", (args.name, diff)
+        return job.id, properties
+
+    return run_stack(
+        stack,
+        resource_handlers={t: keep_refreshed for t in JOB_TYPES},
+        previous_outputs=first.plain_outputs,
+    )
+
+
+def test_jobs_output_after_refresh_has_the_failure_and_the_trials(hosted):
+    fake, host = hosted
+    first = _run_for_real("staging", host)
+    (baseline,) = first.of_type(CUSTOM_JOB_TYPE)
+    (tuning,) = first.of_type(HYPERPARAMETER_TUNING_JOB_TYPE)
+    failure = "The replica workerpool0-0 exited with a non-zero status of 1."
+    fake.advance(baseline.id, "RUNNING")
+    fake.finish(baseline.id, succeeded=False, message=failure)
+    fake.advance(tuning.id, "RUNNING")
+    fake.add_trial(tuning.id, {"learning-rate": 0.01, "hidden-units": 64, "dropout": 0.1}, 0.91)
+    fake.add_trial(tuning.id, {"learning-rate": 0.05, "hidden-units": 32, "dropout": 0.3}, 0.97)
+    fake.add_trial(
+        tuning.id, {"learning-rate": 0.09, "hidden-units": 16, "dropout": 0.0}, 0.99, "INFEASIBLE"
+    )
+    fake.finish(tuning.id)
+
+    exported = _refresh_then_up("staging", host, first).plain_outputs["jobs"]
+
+    assert len(fake.job_names()) == 2  # the second run submitted nothing
+    failed = exported["penguins-baseline"]
+    assert failed["name"] == baseline.id
+    assert failed["state"] == "JOB_STATE_FAILED"
+    assert failed["error"] == {"code": 13, "message": failure}
+    assert failed["console_url"].endswith(
+        f"/training/{baseline.id.rsplit('/', 1)[-1]}/cpu?project=acme-ml-staging"
+    )
+    tuned = exported["penguins-tuning"]
+    assert tuned["name"] == tuning.id
+    assert tuned["state"] == "JOB_STATE_SUCCEEDED"
+    assert tuned.get("error") is None  # a None output is dropped on the wire
+    assert tuned["best_trial"] == {
+        "id": "2",
+        "parameters": {"learning-rate": 0.05, "hidden-units": 32, "dropout": 0.3},
+        "metric_id": "accuracy",
+        "metric_value": pytest.approx(0.97),
+    }
+    assert [
+        (t["id"], t["state"], t["parameters"]["hidden-units"], t["final_metric_value"])
+        for t in tuned["trials"]
+    ] == [
+        ("1", "SUCCEEDED", 64, pytest.approx(0.91)),
+        ("2", "SUCCEEDED", 32, pytest.approx(0.97)),
+        ("3", "INFEASIBLE", 16, pytest.approx(0.99)),
+    ]
