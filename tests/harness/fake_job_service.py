@@ -7,26 +7,37 @@ provider opens an insecure channel to it. It is served with a generic handler wh
 (de)serializers are the proto-plus messages' own ``serialize``/``deserialize``, plus
 ``google.longrunning.Operations`` for the delete LROs.
 
-Behaviour, close to the real service:
-* create stores the job in ``JOB_STATE_QUEUED`` with an id, ``create_time`` and
-  ``update_time``; a worker pool with an unsupported machine type is INVALID_ARGUMENT.
-  With ``iam_denied_creates = N`` the next N creates are PERMISSION_DENIED (a grant not yet
+Behaviour, close to the real service (each rule cites the Google documentation it follows,
+next to its code; nothing here is taken from the provider under test or from ``config``):
+* every request's parent/name must be in a Vertex AI region (``VERTEX_AI_REGIONS``), and in
+  ``served_region`` when that is set (a regional endpoint serves only its own region).
+* create validates the job as the API documents it (``_validate_job``: display name, labels,
+  worker pools, machine types, images, replica counts, and for a tuning job the study spec and
+  trial counts); a violation is INVALID_ARGUMENT and makes nothing. It stores the job in
+  ``JOB_STATE_QUEUED`` with an id, ``create_time`` and ``update_time``. With
+  ``iam_denied_creates = N`` the next N creates are PERMISSION_DENIED (a grant not yet
   effective: IAM is eventually consistent) and make nothing.
 * list pages (``page_size``) and takes the part of the documented filter grammar it
   implements (``_parse_filter``): ``state``, ``display_name`` and ``labels.<key>``
   compared with ``=``/``!=``, joined by ``AND``/``OR``, in parentheses; anything else,
   e.g. an unquoted hyphenated label key, is INVALID_ARGUMENT, as AIP-160 requires for a
-  filter a service does not accept.
-* cancel moves a live job to ``JOB_STATE_CANCELLING`` and, after ``cancel_delay_gets`` more
-  gets (default 0), to ``JOB_STATE_CANCELLED`` with error code 1; cancelling a terminal job
-  is FAILED_PRECONDITION.
-* delete of a non-terminal job is FAILED_PRECONDITION; otherwise the job disappears and an
-  Operation is returned, done at once or after ``operation_delay_polls`` GetOperation calls.
+  filter a service does not accept. With ``list_lag_calls = N`` a new job is left out of the
+  next N list calls of its kind (list is eventually consistent; get is not affected).
+* states follow ``job_state.proto`` (``TERMINAL``, ``advance``): cancel moves a job in any
+  non-terminal state (PAUSED, UPDATING and UNSPECIFIED included) to ``JOB_STATE_CANCELLING``
+  and, after ``cancel_delay_gets`` more gets (default 0), to ``JOB_STATE_CANCELLED`` with
+  error code 1; cancelling a terminal job is FAILED_PRECONDITION.
+* delete of a job not in a terminal state is FAILED_PRECONDITION; otherwise the job
+  disappears and an Operation is returned, done at once or after ``operation_delay_polls``
+  GetOperation calls.
 
 Test control: ``advance(name, state)``, ``finish(name, succeeded=..)``, ``add_trial(...)``,
 ``inject(method, code, ...)`` for faults (including ``lose_response=True``: the call takes
-effect server-side but the client gets the error), and ``calls``/``call_count(...)`` to
-assert on every request received.
+effect server-side but the client gets the error), ``before(method, fn)`` and
+``script_states(method, states)`` to act just before a request is served (e.g. move a job to
+the next state on each get), and ``calls``/``call_count(...)`` to assert on every request
+received. ``FakeClock`` stands in for ``time`` where a test must not spend wall-clock time on
+a provider's waits.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -57,13 +69,84 @@ from google.rpc import status_pb2
 JobState = job_state.JobState
 SERVICE = "google.cloud.aiplatform.v1.JobService"
 OPERATIONS_SERVICE = "google.longrunning.Operations"
-TERMINAL = {
-    JobState.JOB_STATE_SUCCEEDED,
-    JobState.JOB_STATE_FAILED,
-    JobState.JOB_STATE_CANCELLED,
-    JobState.JOB_STATE_EXPIRED,
-    JobState.JOB_STATE_PARTIALLY_SUCCEEDED,
+
+# ---- job states ------------------------------------------------------------------------
+#
+# Written from `google/cloud/aiplatform/v1/job_state.proto` (googleapis/googleapis) and its
+# rendering in the client references (e.g. cloud.google.com/ruby/docs/reference/
+# google-cloud-ai_platform-v1/latest/Google-Cloud-AIPlatform-V1-JobState). The enum has:
+#   UNSPECIFIED "The job state is unspecified." - QUEUED "just created or resumed and
+#   processing has not yet begun" - PENDING "The service is preparing to run the job." -
+#   RUNNING "in progress" - SUCCEEDED "completed successfully" - FAILED "The job failed." -
+#   CANCELLING "From this state the job may only go to either JOB_STATE_SUCCEEDED,
+#   JOB_STATE_FAILED or JOB_STATE_CANCELLED." - CANCELLED "has been cancelled" - PAUSED
+#   "has been stopped, and can be resumed." - EXPIRED "The job has expired." - UPDATING
+#   "Only jobs in the RUNNING state can be updated. After updating, the job goes back to the
+#   RUNNING state." - PARTIALLY_SUCCEEDED "some results may be missing due to errors".
+# So a job is finished ("terminal") in SUCCEEDED, FAILED, CANCELLED (the states CANCELLING
+# ends in), EXPIRED and PARTIALLY_SUCCEEDED; it is NOT finished in PAUSED (it can be resumed,
+# to QUEUED), UPDATING (it goes back to RUNNING) or UNSPECIFIED (nothing is known of it), nor
+# in QUEUED/PENDING/RUNNING/CANCELLING.
+TERMINAL = frozenset(
+    {
+        JobState.JOB_STATE_SUCCEEDED,
+        JobState.JOB_STATE_FAILED,
+        JobState.JOB_STATE_CANCELLED,
+        JobState.JOB_STATE_EXPIRED,
+        JobState.JOB_STATE_PARTIALLY_SUCCEEDED,
+    }
+)
+# CustomJob.end_time / HyperparameterTuningJob.end_time: "Time when the CustomJob entered any
+# of the following states: JOB_STATE_SUCCEEDED, JOB_STATE_FAILED, JOB_STATE_CANCELLED."
+END_TIME_STATES = frozenset(
+    {JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED}
+)
+# Where a state may be left for (documented constraints only; `advance` enforces them).
+_ONLY_TO = {
+    JobState.JOB_STATE_CANCELLING: frozenset(
+        {JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED}
+    ),
+    JobState.JOB_STATE_UPDATING: frozenset({JobState.JOB_STATE_RUNNING}),
 }
+_ONLY_FROM = {JobState.JOB_STATE_UPDATING: frozenset({JobState.JOB_STATE_RUNNING})}
+
+# ---- locations -----------------------------------------------------------------------
+#
+# "Vertex AI doesn't support a global location." "You specify the location for a Vertex AI
+# API request by using the appropriate regional endpoint", e.g. europe-west4-aiplatform.
+# googleapis.com (cloud.google.com/vertex-ai/docs/general/locations). The regions below are
+# those confirmed under "Vertex AI is available in the following regions" on that page (and,
+# for me-central1/me-central2, its Generative AI sibling .../generative-ai/docs/learn/
+# locations) in the copies read for this fake. A region missing here is INVALID_ARGUMENT;
+# if the page lists it (e.g. Osaka, Jakarta, Melbourne, Turin, Johannesburg were not
+# confirmed), add it.
+# A request to one regional endpoint naming another region's location is INVALID_ARGUMENT:
+# "1.Field: parent; Message: The provided location ID doesn't match the endpoint. The valid
+# location ID is `us-central1`." (googleapis/python-aiplatform#1684).
+VERTEX_AI_REGIONS = frozenset(
+    {
+        # United States
+        "us-central1", "us-east1", "us-east4", "us-east5", "us-south1",
+        "us-west1", "us-west2", "us-west3", "us-west4",
+        # Canada, South America
+        "northamerica-northeast1", "northamerica-northeast2",
+        "southamerica-east1", "southamerica-west1",
+        # Europe
+        "europe-central2", "europe-north1", "europe-southwest1", "europe-west1",
+        "europe-west2", "europe-west3", "europe-west4", "europe-west6", "europe-west8",
+        "europe-west9",
+        # Asia Pacific
+        "asia-east1", "asia-east2", "asia-northeast1", "asia-northeast3", "asia-south1",
+        "asia-southeast1", "australia-southeast1",
+        # Middle East
+        "me-central1", "me-central2", "me-west1",
+    }
+)  # fmt: skip
+_PARENT = re.compile(r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)$")
+_NAME = re.compile(
+    r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/(?P<collection>[A-Za-z]+)/"
+    r"(?P<id>[^/]+)$"
+)
 _MACHINE_TYPE = re.compile(r"^(n1|n2|n2d|e2|c2|c3|a2|a3|g2|m1|ct5lp|cloud-tpu)-[a-z0-9-]+$")
 
 
@@ -105,6 +188,7 @@ class _Job:
     kind: _Kind
     message: Any  # a proto-plus CustomJob / HyperparameterTuningJob
     cancel_gets_left: int = 0
+    unlisted_for: int = 0  # list calls of its kind that still leave it out (list lag)
 
 
 @dataclass
@@ -144,10 +228,19 @@ class FakeVertexJobService:
     # account at create (CustomJobSpec.service_account: "Users submitting jobs must have
     # act-as permission on this run-as account"). Nothing is stored.
     iam_denied_creates: int = 0
+    # List is eventually consistent: a job created (or put) is left out of the next N list
+    # calls of its kind (0: listed at once, the default for speed). Vertex documents no
+    # read-after-write guarantee for ListCustomJobs; the provider's adopt-after-a-lost-create
+    # must not depend on one (see `_adopt` and `Tunables.adopt_attempts`).
+    list_lag_calls: int = 0
+    # The region whose regional endpoint this fake stands for; None serves every Vertex AI
+    # region (the emulator host replaces all regional endpoints).
+    served_region: str | None = None
     calls: list[Call] = field(default_factory=list)
     _jobs: dict[str, _Job] = field(default_factory=dict)
     _operations: dict[str, _Operation] = field(default_factory=dict)
     _faults: dict[str, deque[Fault]] = field(default_factory=dict)
+    _hooks: dict[str, deque[Callable[[Any], None]]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1_000_000_000_000_000))
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _server: grpc.Server | None = None
@@ -201,17 +294,34 @@ class FakeVertexJobService:
         with self._lock:
             self._faults.setdefault(method, deque()).extend([fault] * times)
 
+    def before(self, method: str, action: Callable[[Any], None], *, times: int = 1) -> None:
+        """Run ``action(request)`` (under the lock) just before each of the next ``times``
+        ``method`` requests is served, e.g. to move the job it names to another state."""
+        with self._lock:
+            self._hooks.setdefault(method, deque()).extend([action] * times)
+
+    def script_states(self, method: str, states: list[Any]) -> None:
+        """Each of the next ``len(states)`` ``method`` requests (a Get, Cancel...) first moves
+        the job it names to the next of ``states`` (through ``advance``)."""
+        pending = iter(states)
+        self.before(
+            method, lambda request: self.advance(request.name, next(pending)), times=len(states)
+        )
+
     def reset(self) -> None:
-        """Forget jobs, operations, faults and calls; restore the default delays."""
+        """Forget jobs, operations, faults, hooks and calls; restore the default knobs."""
         with self._lock:
             self._jobs.clear()
             self._operations.clear()
             self._faults.clear()
+            self._hooks.clear()
             self.calls.clear()
             self.cancel_delay_gets = 0
             self.operation_delay_polls = 0
             self.page_size = 50
             self.iam_denied_creates = 0
+            self.list_lag_calls = 0
+            self.served_region = None
 
     def remove_job(self, name: str) -> None:
         """Delete a job out of band (as another user or a retention policy would)."""
@@ -253,10 +363,22 @@ class FakeVertexJobService:
         with self._lock:
             return sorted(n for n, j in self._jobs.items() if j.message.state not in TERMINAL)
 
-    def advance(self, name: str, state: Any) -> None:
-        """Move a job to ``state`` ("RUNNING", "JOB_STATE_SUCCEEDED", a JobState...)."""
+    def advance(self, name: str, state: Any, *, force: bool = False) -> None:
+        """Move a job to ``state`` ("RUNNING", "JOB_STATE_SUCCEEDED", a JobState...).
+
+        A move job_state.proto rules out raises ValueError (unless ``force``): out of a
+        terminal state; out of CANCELLING except to SUCCEEDED/FAILED/CANCELLED; into UPDATING
+        except from RUNNING; out of UPDATING except back to RUNNING. UNSPECIFIED may be
+        reported from anywhere not terminal: it stands for a state the client cannot name."""
         with self._lock:
-            self._set_state(self._jobs[name].message, _state(state))
+            stored = self._jobs[name]
+            target = _state(state)
+            problem = _transition_problem(stored.message.state, target)
+            if problem and not force:
+                raise ValueError(f"{name}: {problem}")
+            if target == JobState.JOB_STATE_CANCELLING:  # ends as a cancel RPC's would
+                stored.cancel_gets_left = self.cancel_delay_gets
+            self._set_state(stored.message, target)
 
     def finish(self, name: str, *, succeeded: bool = True, message: str = "") -> None:
         """End a job: SUCCEEDED, or FAILED with ``error={code: 13, message}``."""
@@ -313,7 +435,7 @@ class FakeVertexJobService:
         job.update_time = _now()
         if state == JobState.JOB_STATE_RUNNING and "start_time" not in job:
             job.start_time = _now()
-        if state in TERMINAL and "end_time" not in job:
+        if state in END_TIME_STATES and "end_time" not in job:
             job.end_time = _now()
 
     # ---- gRPC plumbing ---------------------------------------------------------------
@@ -360,6 +482,9 @@ class FakeVertexJobService:
         def handle(request: Any, context: grpc.ServicerContext) -> Any:
             with self._lock:
                 self.calls.append(Call(method, request))
+                hooks = self._hooks.get(method)
+                if hooks:
+                    hooks.popleft()(request)
                 queue = self._faults.get(method)
                 fault = queue.popleft() if queue else None
                 if fault is not None and fault.side_effect is not None:
@@ -379,7 +504,32 @@ class FakeVertexJobService:
 
     # ---- RPC implementations (called with the lock held) -----------------------------
 
+    def _check_location(self, field_name: str, location: str) -> None:
+        if location not in VERTEX_AI_REGIONS:
+            raise _invalid(
+                field_name,
+                f"Location `{location}` is not a Vertex AI region (there is no global location).",
+            )
+        if self.served_region is not None and location != self.served_region:
+            raise _invalid(
+                field_name,
+                "The provided location ID doesn't match the endpoint. The valid location ID is "
+                f"`{self.served_region}`.",
+            )
+
+    def _check_parent(self, parent: str) -> None:
+        match = _PARENT.match(parent)
+        if match is None:
+            raise _invalid(
+                "parent", f"{parent!r} is not projects/{{project}}/locations/{{location}}."
+            )
+        self._check_location("parent", match["location"])
+
     def _lookup(self, kind: _Kind, name: str) -> _Job:
+        match = _NAME.match(name)
+        if match is None or match["collection"] != kind.collection:
+            raise _invalid("name", f"{name!r} is not a {kind.rpc} resource name.")
+        self._check_location("name", match["location"])
         stored = self._jobs.get(name)
         if stored is None or stored.kind is not kind:
             raise _Abort(grpc.StatusCode.NOT_FOUND, f'{kind.rpc} "{name}" not found.')
@@ -390,10 +540,11 @@ class FakeVertexJobService:
         job.name = f"{parent}/{kind.collection}/{next(self._ids)}"
         job.state = JobState.JOB_STATE_QUEUED
         job.create_time = job.update_time = _now()
-        self._jobs[job.name] = _Job(kind, job)
+        self._jobs[job.name] = _Job(kind, job, unlisted_for=self.list_lag_calls)
         return job
 
     def _create(self, kind: _Kind, request: Any) -> Any:
+        self._check_parent(request.parent)
         job = getattr(request, kind.field)
         spec = job.job_spec if kind is CUSTOM else job.trial_job_spec
         if self.iam_denied_creates > 0:
@@ -404,16 +555,7 @@ class FakeVertexJobService:
                 f"Permission 'iam.serviceAccounts.actAs' denied on service account {account} "
                 "(or it may not exist).",
             )
-        for index, pool in enumerate(spec.worker_pool_specs):
-            machine = pool.machine_spec.machine_type
-            if machine and not _MACHINE_TYPE.match(machine):
-                raise _Abort(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f'Machine type "{machine}" is not supported '
-                    f"(worker_pool_specs[{index}].machine_spec.machine_type).",
-                )
-        if not job.display_name:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "display_name is required.")
+        _validate_job(kind, job)
         return self._store(kind, request.parent, job)
 
     def _get(self, kind: _Kind, request: Any) -> Any:
@@ -427,13 +569,20 @@ class FakeVertexJobService:
         return job
 
     def _list(self, kind: _Kind, request: Any) -> Any:
+        self._check_parent(request.parent)
         matches = _parse_filter(request.filter)
         parent = request.parent + "/"
         names = sorted(
             name
             for name, stored in self._jobs.items()
-            if stored.kind is kind and name.startswith(parent) and matches(stored.message)
+            if stored.kind is kind
+            and stored.unlisted_for <= 0
+            and name.startswith(parent)
+            and matches(stored.message)
         )
+        for stored in self._jobs.values():  # this call counts against every job's list lag
+            if stored.kind is kind and stored.unlisted_for > 0:
+                stored.unlisted_for -= 1
         start = int(request.page_token or 0)
         size = request.page_size or self.page_size
         page = names[start : start + size]
@@ -444,6 +593,15 @@ class FakeVertexJobService:
         )
 
     def _cancel(self, kind: _Kind, request: Any) -> empty_pb2.Empty:
+        # CancelCustomJob / CancelHyperparameterTuningJob (job_service.proto): "Starts
+        # asynchronous cancellation on the CustomJob. The server makes a best effort to cancel
+        # the job ... On successful cancellation, the CustomJob is not deleted; instead it
+        # becomes a job with a CustomJob.error value with a google.rpc.Status.code of 1,
+        # corresponding to Code.CANCELLED, and CustomJob.state is set to CANCELLED." Any job
+        # not finished (QUEUED, PENDING, RUNNING, PAUSED, UPDATING, UNSPECIFIED) goes to
+        # CANCELLING, then CANCELLED (`_get`); a second cancel while CANCELLING changes
+        # nothing. A finished job cannot be cancelled: FAILED_PRECONDITION, "the system is not
+        # in a state required for the operation's execution" (google/rpc/code.proto).
         stored = self._lookup(kind, request.name)
         job = stored.message
         if job.state in TERMINAL:
@@ -458,6 +616,12 @@ class FakeVertexJobService:
         return empty_pb2.Empty()
 
     def _delete(self, kind: _Kind, request: Any) -> operations_pb2.Operation:
+        # Only a finished job can be deleted: job_service.proto says it of the sibling
+        # DeleteBatchPredictionJob ("Can only be called on jobs that already finished"), and
+        # Vertex answers a delete of a live CustomJob/HyperparameterTuningJob with
+        # FAILED_PRECONDITION ("the system is not in a state required for the operation's
+        # execution. For example, the directory to be deleted is non-empty",
+        # google/rpc/code.proto). PAUSED, UPDATING and UNSPECIFIED are not finished.
         stored = self._lookup(kind, request.name)
         if stored.message.state not in TERMINAL:
             raise _Abort(
@@ -487,6 +651,279 @@ class FakeVertexJobService:
         if operation is None:
             raise _Abort(grpc.StatusCode.NOT_FOUND, f'Operation "{request.name}" not found.')
         return self._poll(operation)
+
+
+def _transition_problem(current: JobState, target: JobState) -> str | None:
+    """Why job_state.proto rules out moving from ``current`` to ``target``, or None."""
+    if current == target:
+        return None
+    if current in TERMINAL:
+        return f"{current.name} is terminal: a finished job never goes to {target.name}"
+    allowed = _ONLY_TO.get(current)
+    if allowed is not None and target not in allowed:
+        names = ", ".join(sorted(state.name for state in allowed))
+        return f"from {current.name} a job may only go to {names}, not {target.name}"
+    sources = _ONLY_FROM.get(target)
+    if sources is not None and current not in sources:
+        names = ", ".join(sorted(state.name for state in sources))
+        return f"only a job in {names} can go to {target.name}, not one in {current.name}"
+    return None
+
+
+# ---- create validation ------------------------------------------------------------------
+#
+# What CreateCustomJob / CreateHyperparameterTuningJob reject with INVALID_ARGUMENT, from the
+# v1 reference (custom_job.proto, hyperparameter_tuning_job.proto, study.proto,
+# machine_resources.proto in googleapis/googleapis; the REST pages
+# cloud.google.com/vertex-ai/docs/reference/rest/v1/CustomJobSpec and .../StudySpec) and
+# the guides cited at each rule. "Required" fields (google.api.field_behavior = REQUIRED)
+# left at their proto3 default are missing. Messages follow Vertex's own shape:
+# "List of found errors:\t1.Field: <path>; Message: <what>\t".
+
+
+def _invalid(field_path: str, message: str) -> _Abort:
+    return _Abort(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"List of found errors:\t1.Field: {field_path}; Message: {message}\t",
+    )
+
+
+# CustomJob.labels / HyperparameterTuningJob.labels: "Label keys and values can be no longer
+# than 64 characters (Unicode codepoints), can only contain lowercase letters, numeric
+# characters, underscores and dashes. International characters are allowed. See
+# https://goo.gl/xmQnxf" - the Resource Manager "Requirements for labels": "up to a maximum
+# of 64" labels per resource; "Keys have a minimum length of 1 character and a maximum
+# length of 63 characters"; "Values can be empty, and have a maximum length of 63
+# characters"; "Keys must start with a lowercase letter or international character"
+# (cloud.google.com/resource-manager/docs/labels-overview#requirements). The stricter 63 of
+# the two documented lengths applies.
+MAX_LABELS = 64
+MAX_LABEL_LENGTH = 63
+
+
+def _label_char(char: str) -> bool:
+    # lowercase letters (Ll), international letters without case and their marks (Lo, Lm,
+    # Mn, Mc: e.g. CJK, kana, Devanagari), digits (Nd), '_' and '-'; never uppercase (Lu)
+    return unicodedata.category(char) in ("Ll", "Lo", "Lm", "Mn", "Mc", "Nd") or char in "_-"
+
+
+def _label_problem(key: str, value: str) -> str | None:
+    if not 1 <= len(key) <= MAX_LABEL_LENGTH:
+        return f"label key {key!r} must be 1 to {MAX_LABEL_LENGTH} characters"
+    if unicodedata.category(key[0]) not in ("Ll", "Lo"):
+        return f"label key {key!r} must start with a lowercase letter"
+    if not all(_label_char(char) for char in key):
+        return f"label key {key!r} may contain only lowercase letters, digits, '_' and '-'"
+    if len(value) > MAX_LABEL_LENGTH:
+        return f"label {key!r}: the value must be at most {MAX_LABEL_LENGTH} characters"
+    if not all(_label_char(char) for char in value):
+        return f"label {key!r}: the value may contain only lowercase letters, digits, '_', '-'"
+    return None
+
+
+def _validate_job(kind: _Kind, job: Any) -> None:
+    """Raise INVALID_ARGUMENT (``_Abort``) for the first documented rule ``job`` breaks."""
+    root = kind.field
+    # display_name: "Required. The display name of the CustomJob. The name can be up to 128
+    # characters long and can consist of any UTF-8 characters."
+    if not job.display_name:
+        raise _invalid(f"{root}.display_name", "display_name is required.")
+    if len(job.display_name) > 128:
+        raise _invalid(f"{root}.display_name", "The name can be up to 128 characters long.")
+    if len(job.labels) > MAX_LABELS:
+        raise _invalid(f"{root}.labels", f"At most {MAX_LABELS} labels, got {len(job.labels)}.")
+    for key, value in job.labels.items():
+        problem = _label_problem(key, value)
+        if problem:
+            raise _invalid(f"{root}.labels", problem)
+    if kind is CUSTOM:
+        _validate_job_spec(f"{root}.job_spec", job.job_spec)
+    else:
+        _validate_job_spec(f"{root}.trial_job_spec", job.trial_job_spec)
+        _validate_tuning(root, job)
+
+
+def _validate_job_spec(where: str, spec: Any) -> None:
+    pools = list(spec.worker_pool_specs)
+    # CustomJobSpec.worker_pool_specs: "Required. The spec of the worker pools including
+    # machine type and Docker image. All worker pools except the first one are optional and
+    # can be skipped by providing an empty value."
+    if not pools or _empty(pools[0]):
+        raise _invalid(f"{where}.worker_pool_specs", "The first worker pool is required.")
+    for index, pool in enumerate(pools):
+        at = f"{where}.worker_pool_specs[{index}]"
+        if index and _empty(pool):
+            continue
+        # MachineSpec.machine_type: "For BatchPredictionJob or as part of WorkerPoolSpec
+        # this field is required." (machine_resources.proto); the known families of
+        # cloud.google.com/vertex-ai/docs/training/configure-compute#machine-types.
+        machine = pool.machine_spec.machine_type
+        if not machine:
+            raise _invalid(f"{at}.machine_spec.machine_type", "machine_type is required.")
+        if not _MACHINE_TYPE.match(machine):
+            raise _invalid(
+                f"{at}.machine_spec.machine_type", f'Machine type "{machine}" is not supported.'
+            )
+        # WorkerPoolSpec `task` is a oneof: ContainerSpec.image_uri "Required. The URI of a
+        # container image in the Container Registry that is to be run on each worker
+        # replica."; PythonPackageSpec.executor_image_uri, package_uris and python_module
+        # are each "Required".
+        task = type(pool).pb(pool).WhichOneof("task")
+        if task == "python_package_spec":
+            package = pool.python_package_spec
+            for name in ("executor_image_uri", "package_uris", "python_module"):
+                if not getattr(package, name):
+                    raise _invalid(f"{at}.python_package_spec.{name}", f"{name} is required.")
+        elif not pool.container_spec.image_uri:
+            raise _invalid(f"{at}.container_spec.image_uri", "image_uri is required.")
+        # "Primary replica: Exactly one replica is designated the primary replica."; the
+        # first worker pool is the primary's, the others hold "One or more" replicas each
+        # (cloud.google.com/vertex-ai/docs/training/distributed-training).
+        if index == 0 and pool.replica_count != 1:
+            raise _invalid(
+                f"{at}.replica_count",
+                f"The primary worker pool must have exactly 1 replica, got {pool.replica_count}.",
+            )
+        if pool.replica_count < 1:
+            raise _invalid(f"{at}.replica_count", "replica_count must be at least 1.")
+
+
+def _empty(pool: Any) -> bool:
+    return type(pool).pb(pool).ByteSize() == 0
+
+
+def _validate_tuning(root: str, job: Any) -> None:
+    # HyperparameterTuningJob: max_trial_count "Required. The desired total number of
+    # Trials."; parallel_trial_count "Required. The desired number of Trials to run in
+    # parallel."; max_failed_trial_count "If set to 0, Vertex AI decides how many Trials must
+    # fail". No documented relation between the counts: none is checked.
+    if job.max_trial_count < 1:
+        raise _invalid(f"{root}.max_trial_count", "max_trial_count is required (at least 1).")
+    if job.parallel_trial_count < 1:
+        raise _invalid(
+            f"{root}.parallel_trial_count", "parallel_trial_count is required (at least 1)."
+        )
+    if job.max_failed_trial_count < 0:
+        raise _invalid(f"{root}.max_failed_trial_count", "must not be negative.")
+    where = f"{root}.study_spec"
+    study_spec = job.study_spec
+    # StudySpec.metrics "Required. Metric specs for the Study."; MetricSpec.metric_id
+    # "Required. ... Must not contain whitespaces and must be unique amongst all
+    # MetricSpecs."; MetricSpec.goal "Required. The optimization goal of the metric."
+    if not study_spec.metrics:
+        raise _invalid(f"{where}.metrics", "At least one metric is required.")
+    _check_ids(f"{where}.metrics", [metric.metric_id for metric in study_spec.metrics])
+    for index, metric in enumerate(study_spec.metrics):
+        if metric.goal == study.StudySpec.MetricSpec.GoalType.GOAL_TYPE_UNSPECIFIED:
+            raise _invalid(f"{where}.metrics[{index}].goal", "goal is required.")
+    # StudySpec.parameters "Required. The set of parameters to tune."; ParameterSpec.
+    # parameter_id as metric_id above; one of the value specs.
+    if not study_spec.parameters:
+        raise _invalid(f"{where}.parameters", "At least one parameter is required.")
+    _check_ids(f"{where}.parameters", [param.parameter_id for param in study_spec.parameters])
+    grid = study_spec.algorithm == study.StudySpec.Algorithm.GRID_SEARCH
+    for index, param in enumerate(study_spec.parameters):
+        _check_parameter(f"{where}.parameters[{index}]", param, grid)
+
+
+def _check_ids(where: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for index, value in enumerate(ids):
+        if not value or any(char.isspace() for char in value):
+            raise _invalid(f"{where}[{index}]", f"The ID {value!r} is empty or has whitespace.")
+        if value in seen:
+            raise _invalid(f"{where}[{index}]", f"The ID {value!r} is not unique.")
+        seen.add(value)
+
+
+def _check_parameter(where: str, param: Any, grid: bool) -> None:
+    spec_type = study.StudySpec.ParameterSpec
+    which = spec_type.pb(param).WhichOneof("parameter_value_spec")
+    if which is None:
+        raise _invalid(where, "A value spec (double, integer, categorical, discrete) is required.")
+    # Algorithm.GRID_SEARCH: "To use grid search, all parameters must be INTEGER,
+    # CATEGORICAL, or DISCRETE."
+    if grid and which == "double_value_spec":
+        raise _invalid(
+            where, "To use grid search, all parameters must be INTEGER, CATEGORICAL, or DISCRETE."
+        )
+    # UNIT_LOG_SCALE / UNIT_REVERSE_LOG_SCALE: "The entire feasible space must be strictly
+    # positive."
+    log_scale = param.scale_type in (
+        spec_type.ScaleType.UNIT_LOG_SCALE,
+        spec_type.ScaleType.UNIT_REVERSE_LOG_SCALE,
+    )
+    low = high = None
+    if which in ("double_value_spec", "integer_value_spec"):
+        # min_value / max_value: "Required. Inclusive minimum (maximum) value of the parameter."
+        value_spec = getattr(param, which)
+        low, high = value_spec.min_value, value_spec.max_value
+        if low > high:
+            raise _invalid(f"{where}.{which}", f"min_value {low} exceeds max_value {high}.")
+    elif which == "categorical_value_spec":
+        # CategoricalValueSpec.values: "Required. The list of possible categories."
+        if not param.categorical_value_spec.values:
+            raise _invalid(f"{where}.categorical_value_spec.values", "values are required.")
+    else:
+        # DiscreteValueSpec.values: "Required. A list of possible values. The list should be
+        # in increasing order and at least 1e-10 apart. ... should not contain more than
+        # 1,000 values."
+        values = list(param.discrete_value_spec.values)
+        if not values or len(values) > 1000:
+            raise _invalid(f"{where}.discrete_value_spec.values", "1 to 1000 values are required.")
+        if any(later - earlier < 1e-10 for earlier, later in itertools.pairwise(values)):
+            raise _invalid(
+                f"{where}.discrete_value_spec.values",
+                "The values must be increasing and at least 1e-10 apart.",
+            )
+        low = values[0]
+    if log_scale and low is not None and low <= 0:
+        raise _invalid(
+            f"{where}.scale_type", "A log scale needs a strictly positive feasible space."
+        )
+
+
+# ---- a clock for a provider's waits ----------------------------------------------------------
+
+
+class FakeClock:
+    """Stands in for the ``time`` module where a test must not spend wall-clock time:
+    ``monotonic()`` moves only when ``sleep(seconds)`` is called, by exactly ``seconds``.
+
+    Patch it over the ``time`` attribute of the modules whose waits are under test, e.g.
+    ``vertex_jobs.providers`` (delete's wait, create's wait and IAM retry) and
+    ``google.api_core.retry.retry_unary``/``retry_base`` (the client's retry deadline):
+    ``FakeClock().install(monkeypatch, providers, retry_unary, retry_base)``. The gRPC
+    channel keeps the real clock, so an RPC's own timeout is still real."""
+
+    def __init__(self, start: float = 1_000.0, *, limit_s: float | None = None) -> None:
+        self.start = self.now = start
+        self.limit_s = limit_s  # a wait past this fails the test rather than spinning on
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(0.0, seconds)
+        if self.limit_s is not None and self.elapsed > self.limit_s:
+            raise AssertionError(
+                f"the code under test waited {self.elapsed:.0f}s (fake clock), past the "
+                f"test's limit of {self.limit_s:.0f}s: is a bound missing?"
+            )
+
+    @property
+    def elapsed(self) -> float:
+        return self.now - self.start
+
+    def install(self, monkeypatch: pytest.MonkeyPatch, *modules: Any) -> FakeClock:
+        for module in modules:
+            monkeypatch.setattr(module, "time", self)
+        return self
 
 
 # ---- list filters ---------------------------------------------------------------------

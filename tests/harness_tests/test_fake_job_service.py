@@ -7,7 +7,7 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import aiplatform_v1
 
-from tests.harness.fake_job_service import CUSTOM, FakeVertexJobService
+from tests.harness.fake_job_service import CUSTOM, FakeClock, FakeVertexJobService
 from vertex_jobs.api import Endpoint, make_job_client
 
 PARENT = "projects/my-project/locations/us-central1"
@@ -183,3 +183,13 @@ def test_put_job_and_remove_job_act_out_of_band(vertex_fake):
     assert vertex_fake.state(name) == "JOB_STATE_QUEUED"
     vertex_fake.remove_job(name)
     assert vertex_fake.job_names() == []
+
+
+def test_fake_clock_moves_only_when_slept_on_and_stops_a_wait_past_its_limit():
+    clock = FakeClock(start=50.0, limit_s=10)
+    assert clock.monotonic() == clock.time() == 50.0
+    clock.sleep(4)
+    clock.sleep(-1)  # never backwards
+    assert clock.monotonic() == 54.0 and clock.elapsed == 4 and clock.sleeps == [4, -1]
+    with pytest.raises(AssertionError, match="past the test's limit of 10s"):
+        clock.sleep(7)

@@ -9,6 +9,11 @@ that matter for money and correctness:
 * after destroy no job is left, so nothing keeps running or billing;
 * a create the API rejects fails with the API's own message and leaves no job behind.
 
+Then: a lost create whose job the (eventually consistent) list shows only later; the job
+states the provider must handle in destroy, refresh and `wait` (PAUSED, UPDATING and
+UNSPECIFIED are not terminal, EXPIRED and PARTIALLY_SUCCEEDED are); and the bounds on
+retries and waits, run on a fake clock so that no test depends on wall-clock deadlines.
+
 PERMISSION_DENIED on create (retried while IAM grants propagate): test_iam_propagation.py.
 """
 
@@ -20,7 +25,7 @@ import grpc
 import pytest
 
 from tests.harness.dynamic_host import DynamicProviderError
-from tests.harness.fake_job_service import custom_job_inputs, tuning_job_inputs
+from tests.harness.fake_job_service import FakeClock, custom_job_inputs, tuning_job_inputs
 from vertex_jobs.api import VertexJobError
 from vertex_jobs.contract import CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE, RESOURCE_UID_LABEL
 from vertex_jobs.providers import CustomJobProvider, HyperparameterTuningJobProvider
@@ -136,10 +141,19 @@ def test_refresh_reports_a_job_gone_when_get_says_not_found(hosted, kind):
     assert job.read(created["id"], created["properties"])["id"] == ""
 
 
+def _chief_replicas(inputs: dict) -> None:
+    inputs["job_spec"]["worker_pool_specs"][0]["replica_count"] = 2
+
+
+def _machine_type(inputs: dict) -> None:
+    inputs["job_spec"]["worker_pool_specs"][0]["machine_spec"]["machine_type"] = "x9-huge"
+
+
 REJECTED = [
-    # (id, verb fault or None for the fake's own validation, message the user must see,
+    # (id, verb fault or an edit the fake's own validation rejects, message the user must see,
     #  ListX calls expected: 1 before create, plus any adoption lookups)
-    ("invalid-machine-type", None, 'Machine type "x9-huge" is not supported', 1),
+    ("invalid-machine-type", _machine_type, 'Machine type "x9-huge" is not supported', 1),
+    ("chief-with-two-replicas", _chief_replicas, "exactly 1 replica, got 2", 1),
     ("invalid-argument", Code.INVALID_ARGUMENT, "worker_pool_specs[0].replica_count", 1),
     ("quota", Code.RESOURCE_EXHAUSTED, "Quota exceeded for aiplatform.googleapis.com", 2),
     ("unavailable-not-created", Code.UNAVAILABLE, "The service is currently unavailable", 4),
@@ -157,10 +171,10 @@ def test_rejected_create_surfaces_the_api_message_and_leaves_no_job(
     provider_class, type_token, make_inputs, rpc = KINDS[kind]
     job = host.bind(provider_class(), type_token=type_token)
     inputs = make_inputs()
-    if code is None:
-        inputs["job_spec"]["worker_pool_specs"][0]["machine_spec"]["machine_type"] = "x9-huge"
-    else:
+    if isinstance(code, Code):
         fake.inject(f"Create{rpc}", code, message)
+    else:
+        code(inputs)
     checked = job.check({}, inputs)["inputs"]
 
     with pytest.raises(DynamicProviderError) as raised:
@@ -176,30 +190,203 @@ def test_rejected_create_surfaces_the_api_message_and_leaves_no_job(
     assert fake.job_names() == []
 
 
-# ---- bounds (in-process, with the knobs turned down) ---------------------------------------
+def test_a_grid_search_over_a_double_is_rejected_by_the_api(hosted):
+    """StudySpec.Algorithm GRID_SEARCH: "all parameters must be INTEGER, CATEGORICAL, or
+    DISCRETE". The provider's check leaves it to the API; the API's answer reaches the user."""
+    fake, host = hosted
+    provider_class, type_token, make_inputs, rpc = KINDS["tuning"]
+    job = host.bind(provider_class(), type_token=type_token)
+    inputs = make_inputs()
+    inputs["study_spec"]["algorithm"] = "GRID_SEARCH"  # learning_rate is a DOUBLE
+    with pytest.raises(DynamicProviderError) as raised:
+        job.create(job.check({}, inputs)["inputs"])
+    assert "INVALID_ARGUMENT" in raised.value.details and "grid search" in raised.value.details
+    assert fake.job_names() == []
 
 
-def test_persistent_unavailability_gives_up_after_the_retry_deadline(vertex_fake, monkeypatch):
-    monkeypatch.setenv("VTRAIN_VERTEX_RETRY_DEADLINE_S", "0.3")
+# ---- a lost create, and a list that shows the job late -------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_lost_create_is_adopted_when_the_job_is_listed_late(hosted, kind):
+    fake, host = hosted
+    provider_class, type_token, make_inputs, rpc = KINDS[kind]
+    job = host.bind(provider_class(), type_token=type_token)
+    inputs = job.check({}, make_inputs())["inputs"]
+    # VTRAIN_VERTEX_ADOPT_ATTEMPTS=3 (FAST_PROVIDER_ENV): the job stays out of the first two
+    # lists after it was made, so only the third adoption attempt can see it.
+    fake.list_lag_calls = 2
+    fake.inject(f"Create{rpc}", Code.UNAVAILABLE, lose_response=True)
+
+    created = job.create(inputs)
+
+    assert fake.call_count(f"Create{rpc}") == 1, "create must never be retried blindly"
+    assert fake.call_count(f"List{rpc}s") == 1 + 3  # the lookup before create, 3 attempts
+    assert fake.job_names() == [created["id"]]
+    assert created["properties"]["resource_uid"] == inputs["resource_uid"]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_lost_create_listed_too_late_fails_loudly_and_the_next_run_adopts_it(hosted, kind):
+    fake, host = hosted
+    provider_class, type_token, make_inputs, rpc = KINDS[kind]
+    job = host.bind(provider_class(), type_token=type_token)
+    inputs = job.check({}, make_inputs())["inputs"]
+    fake.list_lag_calls = 3  # out of every list the failed create makes
+    fake.inject(f"Create{rpc}", Code.DEADLINE_EXCEEDED, lose_response=True)
+
+    with pytest.raises(DynamicProviderError) as raised:
+        job.create(inputs)
+    assert f'labels.{RESOURCE_UID_LABEL}="{inputs["resource_uid"]}"' in raised.value.details
+    assert len(fake.job_names()) == 1  # Vertex did make it
+
+    again = job.create(inputs)  # the next `pulumi up`: same uid, and the list shows it now
+    assert fake.job_names() == [again["id"]]
+    assert fake.call_count(f"Create{rpc}") == 1
+    assert fake.call_count(f"List{rpc}s") == 1 + 3 + 1
+
+
+# ---- states, bounds and waits (in-process, on a fake clock) ----------------------------------
+#
+# The providers read `Tunables` from the environment at call time, so these tests use the
+# production backoffs and bounds, and `clock` makes every wait virtual: `time` in
+# vertex_jobs.providers (delete's and create's waits) and in google.api_core's retry (the
+# client's retry deadline) is a FakeClock that moves only when slept on. Nothing depends on
+# how fast the machine is.
+
+PRODUCTION_KNOBS = (
+    "VTRAIN_VERTEX_RETRY_INITIAL_S",
+    "VTRAIN_VERTEX_RETRY_MAX_S",
+    "VTRAIN_VERTEX_RETRY_DEADLINE_S",
+    "VTRAIN_VERTEX_POLL_INITIAL_S",
+    "VTRAIN_VERTEX_POLL_MAX_S",
+    "VTRAIN_VERTEX_DELETE_TIMEOUT_S",
+)
+ALL_STATES = [
+    "QUEUED",
+    "PENDING",
+    "RUNNING",
+    "CANCELLING",
+    "PAUSED",
+    "UPDATING",
+    "UNSPECIFIED",
+    "SUCCEEDED",
+    "FAILED",
+    "CANCELLED",
+    "EXPIRED",
+    "PARTIALLY_SUCCEEDED",
+]
+# job_state.proto: these never change again; the rest can (PAUSED "can be resumed",
+# UPDATING "goes back to the RUNNING state", UNSPECIFIED says nothing).
+FINISHED = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "PARTIALLY_SUCCEEDED"}
+_PATH = {"UPDATING": ["RUNNING"], "CANCELLED": ["CANCELLING"]}  # documented moves only
+
+
+@pytest.fixture
+def clock(vertex_fake, monkeypatch) -> FakeClock:
+    from google.api_core.retry import retry_base, retry_unary
+
+    from vertex_jobs import providers
+
+    for key in PRODUCTION_KNOBS:
+        monkeypatch.delenv(key, raising=False)
+    # The longest production bound here is the 3600 s delete timeout; twice that means a
+    # bound is missing, and the test fails instead of polling the fake forever.
+    return FakeClock(limit_s=2 * 3600).install(monkeypatch, providers, retry_unary, retry_base)
+
+
+def _drive(fake, name: str, state: str) -> None:
+    for step in [*_PATH.get(state, []), state]:
+        fake.advance(name, step)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("state", ALL_STATES)
+def test_destroy_cancels_and_waits_unless_the_job_is_finished(vertex_fake, clock, kind, state):
+    provider_class, _, make_inputs, rpc = KINDS[kind]
+    provider = provider_class()
+    outs = provider.create(provider.check({}, make_inputs()).inputs).outs
+    _drive(vertex_fake, outs["name"], state)
+    vertex_fake.reset_calls()
+
+    provider.delete(outs["name"], outs)
+
+    methods = vertex_fake.methods_called()
+    assert vertex_fake.job_names() == []
+    assert methods.count(f"Delete{rpc}") == 1, "delete was refused or repeated"
+    if state in FINISHED:
+        assert f"Cancel{rpc}" not in methods
+    elif state == "CANCELLING":
+        assert f"Cancel{rpc}" not in methods  # already on its way
+        assert methods.index(f"Delete{rpc}") > methods.index(f"Get{rpc}")
+    else:  # a PAUSED job can be resumed: it must be cancelled, not deleted straight away
+        assert methods.count(f"Cancel{rpc}") == 1
+        assert methods.index(f"Cancel{rpc}") < methods.index(f"Delete{rpc}")
+
+
+@pytest.mark.parametrize("state", ALL_STATES)
+def test_refresh_reports_every_state_as_it_is(vertex_fake, clock, state):
+    vertex_fake.cancel_delay_gets = 1  # CANCELLING is still seen by the first get
     provider = CustomJobProvider()
-    inputs = provider.check({}, custom_job_inputs()).inputs
-    outs = provider.create(inputs).outs
+    outs = provider.create(provider.check({}, custom_job_inputs()).inputs).outs
+    _drive(vertex_fake, outs["name"], state)
+    read = provider.read(outs["name"], outs)
+    assert read.id == outs["name"] and read.outs["state"] == f"JOB_STATE_{state}"
+
+
+@pytest.mark.parametrize(
+    "states",
+    [
+        ["PAUSED", "QUEUED", "RUNNING", "SUCCEEDED"],
+        ["RUNNING", "UPDATING", "RUNNING", "FAILED"],
+        ["UNSPECIFIED", "RUNNING", "SUCCEEDED"],
+        ["EXPIRED"],
+        ["RUNNING", "PARTIALLY_SUCCEEDED"],
+    ],
+    ids=lambda states: "-".join(states).lower(),
+)
+def test_wait_stops_at_the_first_terminal_state_and_not_before(vertex_fake, clock, states):
+    provider = CustomJobProvider()
+    inputs = custom_job_inputs(wait={"until_terminal": True, "timeout_seconds": 3600})
+    vertex_fake.script_states("GetCustomJob", states)  # each get moves the job on
+    outs = provider.create(provider.check({}, inputs).inputs).outs
+    assert outs["state"] == f"JOB_STATE_{states[-1]}"
+    assert vertex_fake.call_count("GetCustomJob") == len(states)
+
+
+def test_wait_for_a_paused_job_is_bounded_and_reports_it_paused(vertex_fake, clock):
+    provider = CustomJobProvider()
+    inputs = custom_job_inputs(wait={"until_terminal": True, "timeout_seconds": 600})
+    vertex_fake.script_states("GetCustomJob", ["PAUSED"])
+    outs = provider.create(provider.check({}, inputs).inputs).outs
+    assert outs["state"] == "JOB_STATE_PAUSED"
+    assert clock.elapsed == pytest.approx(600)
+    assert vertex_fake.job_names() == [outs["name"]]
+
+
+def test_persistent_unavailability_gives_up_after_the_retry_deadline(vertex_fake, clock):
+    provider = CustomJobProvider()
+    outs = provider.create(provider.check({}, custom_job_inputs()).inputs).outs
     vertex_fake.inject("GetCustomJob", Code.UNAVAILABLE, times=10_000)
-    with pytest.raises(Exception, match="UNAVAILABLE|unavailable|Timeout"):
+    started = clock.now
+    with pytest.raises(Exception, match="Timeout of 300.0s exceeded"):
         provider.read(outs["name"], outs)
-    assert vertex_fake.call_count("GetCustomJob") > 2  # it did retry before giving up
+    # Production bounds (deadline 300 s, backoff 1 s doubling to 32 s): the client gives up
+    # when the next sleep would pass the deadline, so it slept more than 300 - 32 s in all,
+    # in at least (300 - 32) / 32 sleeps, after one get each.
+    assert 300 - 32 < clock.now - started <= 300
+    assert vertex_fake.call_count("GetCustomJob") >= 10
 
 
-def test_destroy_of_a_job_stuck_cancelling_fails_after_the_bound_and_keeps_it(
-    vertex_fake, monkeypatch
-):
-    monkeypatch.setenv("VTRAIN_VERTEX_DELETE_TIMEOUT_S", "0.3")
+def test_destroy_of_a_job_stuck_cancelling_fails_after_the_bound_and_keeps_it(vertex_fake, clock):
     vertex_fake.cancel_delay_gets = 10**9
     provider = CustomJobProvider()
     outs = provider.create(provider.check({}, custom_job_inputs()).inputs).outs
     vertex_fake.advance(outs["name"], "RUNNING")
-    with pytest.raises(VertexJobError, match="still JOB_STATE_CANCELLING"):
+    with pytest.raises(VertexJobError, match="still JOB_STATE_CANCELLING 3600s after"):
         provider.delete(outs["name"], outs)
+    assert clock.elapsed == pytest.approx(3600)  # the production bound, waited in full
+    assert vertex_fake.call_count("GetCustomJob") >= 3600 // 60  # polled at most a minute apart
     assert vertex_fake.state(outs["name"]) == "JOB_STATE_CANCELLING"  # not forgotten
     assert vertex_fake.call_count("DeleteCustomJob") == 0
 
