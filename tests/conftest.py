@@ -1,4 +1,5 @@
-"""Shared fixtures: the project root on sys.path and one engine run per shipped stack."""
+"""Shared fixtures: the project root on sys.path and one engine run per shipped stack, as an
+update and as the first preview of a new stack."""
 
 from __future__ import annotations
 
@@ -29,3 +30,10 @@ def stack_runs() -> dict[str, StackRun]:
 @pytest.fixture(params=SHIPPED_STACKS)
 def stack_run(request, stack_runs) -> StackRun:
     return stack_runs[request.param]
+
+
+@pytest.fixture(scope="session")
+def preview_runs() -> dict[str, StackRun]:
+    """The real program, run once per stack as the first preview of a new stack (nothing
+    exists yet: what providers compute on create is unknown)."""
+    return {stack: run_stack(stack, preview=True) for stack in SHIPPED_STACKS}

@@ -11,7 +11,11 @@ NS = "vertex-training"
 
 def test_sample_files_are_uploaded_to_the_data_bucket(stack_run):
     objects = stack_run.of_type("gcp:storage/bucketObject:BucketObject")
-    data_bucket = stack_run.plain_outputs["dataBucket"]
+    (data_bucket,) = [
+        bucket.plain_inputs["name"]
+        for bucket in stack_run.of_type("gcp:storage/bucket:Bucket")
+        if bucket.plain_inputs["labels"]["vtrain-bucket-role"] == "data"
+    ]
     assert {obj.plain_inputs["name"] for obj in objects} == {
         "samples/penguins/train.csv",
         "samples/penguins/val.csv",

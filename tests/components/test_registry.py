@@ -1,6 +1,7 @@
 """ImageRepository: one DOCKER repository in the region, with cleanup and options."""
 
 from tests.harness.engine import run_stack
+from tests.harness.stack_config import cli_config
 
 NS = "vertex-training"
 
@@ -13,7 +14,9 @@ def _repository(run):
 def test_one_docker_repository_in_the_stack_region(stack_run):
     repository = _repository(stack_run)
     assert repository["format"] == "DOCKER"
-    assert repository["location"] == stack_run.plain_outputs["region"]
+    config = cli_config(stack_run.stack)
+    assert repository["location"] == config[f"{NS}:region"]
+    assert repository["repositoryId"] == config[f"{NS}:repositoryId"]
     assert repository["labels"]["vtrain-stack"] == stack_run.stack
 
 
@@ -29,7 +32,7 @@ def test_cleanup_policy_keeps_recent_and_deletes_old_untagged():
 
 def test_cmek_and_immutable_tags_follow_config(stack_runs):
     prod, dev = _repository(stack_runs["prod"]), _repository(stack_runs["dev"])
-    assert prod["kmsKeyName"].startswith("projects/acme-ml-prod/locations/europe-west4/")
+    assert prod["kmsKeyName"] == cli_config("prod")[f"{NS}:kmsKeyName"]
     assert prod["dockerConfig"]["immutableTags"] is True
     assert "kmsKeyName" not in dev
     assert dev["dockerConfig"]["immutableTags"] is False

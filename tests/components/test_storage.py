@@ -3,6 +3,7 @@
 import pytest
 
 from tests.harness.engine import run_stack
+from tests.harness.stack_config import cli_config
 
 NS = "vertex-training"
 
@@ -18,7 +19,7 @@ def test_three_private_regional_buckets(stack_run):
     buckets = _buckets(stack_run)
     assert set(buckets) == {"data", "output", "access-logs"}
     for bucket in buckets.values():
-        assert bucket["location"] == stack_run.plain_outputs["region"]
+        assert bucket["location"] == cli_config(stack_run.stack)[f"{NS}:region"]
         assert bucket["uniformBucketLevelAccess"] is True
         assert bucket["publicAccessPrevention"] == "enforced"
 
@@ -79,11 +80,15 @@ def test_force_destroy_only_where_the_stack_allows(stack_runs, stack, allowed):
 
 
 def test_cmek_on_every_bucket_when_configured(stack_runs):
-    for bucket in _buckets(stack_runs["prod"]).values():
-        assert bucket["encryption"]["defaultKmsKeyName"].endswith("/cryptoKeys/training-data")
+    key = cli_config("prod")[f"{NS}:kmsKeyName"]
+    keys = {
+        role: b["encryption"]["defaultKmsKeyName"]
+        for role, b in _buckets(stack_runs["prod"]).items()
+    }
+    assert keys == dict.fromkeys(("data", "output", "access-logs"), key)
 
 
 def test_bucket_names_carry_project_and_stack(stack_run):
-    project = stack_run.plain_outputs["project"]
+    project = cli_config(stack_run.stack)["gcp:project"]
     for role, bucket in _buckets(stack_run).items():
         assert bucket["name"] == f"{project}-{stack_run.stack}-{role}"

@@ -1,3 +1,5 @@
+# Over 400 lines: one engine; the CLI's config hand-off, the mocked providers (update and
+# first preview), the recording monitor and the runner share its state.
 """An in-process Pulumi engine for tests: runs the real `__main__.py` for one stack.
 
 No Pulumi CLI runs here, so the harness does the CLI's part: `stack_config` reads
@@ -13,6 +15,15 @@ outputs. Like a new project, it has no Google service agents until the program c
 them, and refuses a grant to one that does not exist. A test can route any type token to
 its own handler (`resource_handlers=`), which is how dynamic resources are executed for
 real through Pulumi's dynamic-provider host (see `tests/harness/dynamic_host.py`).
+
+Preview (`run_stack(..., preview=True)`) is the first preview of a new stack: nothing exists
+yet, so every resource shows its inputs as given, and every output that is not an input
+(what the provider computes on create: e-mails, digests, full names, URLs; `COMPUTED`) and
+every ID is unknown, and so is whatever the program derives from them. Invokes still run
+(the engine serves them during preview), except one that waits for a resource still to be
+created, which the SDK itself answers as unknown. Nothing is created, so no grant is
+refused. Unknown values are recorded as `UNKNOWN`, the string the engine sends the policy
+pack and providers for them.
 """
 
 from __future__ import annotations
@@ -25,12 +36,12 @@ import re
 import runpy
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pulumi.runtime import known_types, rpc
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.settings import SETTINGS, configure, get_project, get_stack
 from pulumi.runtime.stack import run_in_stack
@@ -44,12 +55,45 @@ from tests.harness.stack_config import (
 
 FAKE_PROJECT_NUMBER = "123456789012"
 FAKE_ACCESS_TOKEN = "ya29.fake-access-token"
+UNKNOWN = rpc.UNKNOWN  # how the engine sends a value that is unknown during preview
 
 ResourceHandler = Callable[[pulumi_mocks.MockResourceArgs], tuple[str | None, dict]]
 
 
 def is_secret(value: Any) -> bool:
     return rpc.is_rpc_secret(value)
+
+
+def is_unknown(value: Any) -> bool:
+    """Whether a recorded value is unknown (only in a preview run), secret or not."""
+    return reveal(value) == UNKNOWN
+
+
+def contains_unknown(value: Any) -> bool:
+    """Whether a recorded value is unknown, or holds an unknown anywhere inside it."""
+    value = reveal(value)
+    if isinstance(value, dict):
+        return any(contains_unknown(item) for item in value.values())
+    if isinstance(value, list):
+        return any(contains_unknown(item) for item in value)
+    return value == UNKNOWN
+
+
+def _recorded(value: Any) -> Any:
+    """A deserialized value with the SDK's `Unknown` objects replaced by `UNKNOWN`."""
+    if known_types.is_unknown(value):
+        return UNKNOWN
+    if is_secret(value):
+        return rpc.wrap_rpc_secret(_recorded(value["value"]))
+    if isinstance(value, dict):
+        return {key: _recorded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_recorded(item) for item in value]
+    return value
+
+
+def _deserialized(struct: Any) -> dict:
+    return _recorded(rpc.deserialize_properties(struct, keep_unknowns=True))
 
 
 def reveal(value: Any) -> Any:
@@ -75,6 +119,8 @@ class RegisteredResource:
     dependencies: list[str]
     custom: bool
     id: str | None = None
+    # Input property -> the URNs its value came from, as the engine hands them to analyzers.
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def plain_inputs(self) -> dict:
@@ -89,6 +135,7 @@ class StackRun:
     component_outputs: dict[str, dict]
     invokes: list[tuple[str, dict]]
     warnings: list[str]
+    preview: bool = False
 
     def of_type(self, type_token: str) -> list[RegisteredResource]:
         return [resource for resource in self.resources if resource.type == type_token]
@@ -130,6 +177,17 @@ def _fake_digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+# The outputs `_mock_outputs` computes, by type: the providers' output-only properties (not
+# in the resource's Args, e.g. `gcp.serviceaccount.Account.email`), so unknown in a preview.
+COMPUTED = {
+    "docker:index/image:Image": {"repoDigest"},
+    "gcp:storage/bucket:Bucket": {"url", "selfLink"},
+    "gcp:serviceaccount/account:Account": {"email", "member", "name", "uniqueId"},
+    "gcp:projects/serviceIdentity:ServiceIdentity": {"email", "member"},
+    "gcp:artifactregistry/repository:Repository": {"name"},
+}
+
+
 def _mock_outputs(args: pulumi_mocks.MockResourceArgs, project: str) -> dict:
     inputs = args.inputs
     name = args.name
@@ -169,7 +227,9 @@ class _RecordingMocks(pulumi_mocks.Mocks):
         handlers: dict[str, ResourceHandler],
         previous_outputs: dict,
         existing_service_agents: set[str],
+        preview: bool = False,
     ):
+        self.preview = preview
         self.project = project
         self.region = region
         self.handlers = handlers
@@ -190,11 +250,22 @@ class _RecordingMocks(pulumi_mocks.Mocks):
                 raise NotImplementedError(f"no stack {args.inputs.get('name')!r} in the engine")
             outputs = {"outputs": self.previous_outputs, "secretOutputNames": []}
             return args.inputs["name"], {**args.inputs, **outputs}
+        if self.preview:
+            return self._planned(args)
         resource_id = f"{args.name}-id" if args.custom else None
         outputs = _mock_outputs(args, self.project)
         if args.typ == "gcp:projects/serviceIdentity:ServiceIdentity":
             self.agent_creators[outputs["email"]] = args.name
         return resource_id, {**args.inputs, **outputs}
+
+    def _planned(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        """A create in a first preview: the inputs, as given (unknown ones stay unknown);
+        what the provider computes is left out, which the SDK resolves as unknown during a
+        dry run. The ID is unknown too: empty, as providers send it in a preview, except a
+        provider's, which the engine sets to the unknown marker (`providers.UnknownID`)."""
+        if args.typ.startswith("pulumi:providers:"):
+            return UNKNOWN, dict(args.inputs)
+        return None, dict(args.inputs)
 
     def call(self, args: pulumi_mocks.MockCallArgs):
         self.invokes.append((args.token, dict(args.args)))
@@ -227,7 +298,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.outputs_by_urn: dict[str, dict] = {}
 
     def RegisterResource(self, request):
-        self._refuse_grants_to_missing_agents(request)
+        if not self.mocks.preview:  # a preview creates nothing, so Google refuses nothing
+            self._refuse_grants_to_missing_agents(request)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             registration = self.resources[response.urn]
@@ -236,13 +308,16 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     type=request.type,
                     name=request.name,
                     urn=response.urn,
-                    inputs=rpc.deserialize_properties(request.object),
-                    outputs=dict(registration.state),
+                    inputs=_deserialized(request.object),
+                    outputs=_recorded(dict(registration.state)),
                     parent=request.parent or None,
                     provider=request.provider or None,
                     dependencies=list(request.dependencies),
                     custom=bool(request.custom),
                     id=registration.id,
+                    property_dependencies={
+                        key: list(urns.urns) for key, urns in request.propertyDependencies.items()
+                    },
                 )
             )
         return response
@@ -269,7 +344,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             )
 
     def RegisterResourceOutputs(self, request):
-        self.outputs_by_urn[request.urn] = rpc.deserialize_properties(request.outputs)
+        self.outputs_by_urn[request.urn] = _deserialized(request.outputs)
         return super().RegisterResourceOutputs(request)
 
 
@@ -299,6 +374,8 @@ def run_stack(
 ) -> StackRun:
     """Run the project's program for `stack` and return everything it registered.
 
+    `preview`: the first preview of a new stack instead of an update (see the module
+    docstring); `resource_handlers` answer in it too (e.g. `engine_handler(preview=True)`).
     `previous_outputs` are the stack outputs of the last update, as a self stack reference
     reads them (empty: a first update). `existing_service_agents`: the e-mails of Google
     service agents the project already has (none: a new project).
@@ -313,6 +390,7 @@ def run_stack(
         handlers=resource_handlers or {},
         previous_outputs=previous_outputs or {},
         existing_service_agents=existing_service_agents or set(),
+        preview=preview,
     )
     monitor = _RecordingMonitor(mocks)
     log = _Recorder()
@@ -370,6 +448,7 @@ def run_stack(
         component_outputs=monitor.outputs_by_urn,
         invokes=mocks.invokes,
         warnings=log.warnings,
+        preview=preview,
     )
     if failure:
         failure[0].stack_run = run  # type: ignore[attr-defined]

@@ -51,17 +51,22 @@ LEVEL_VALUES = {name: value for value, name in LEVELS.items()}
 def skip_unless_available() -> None:
     """Skip the calling test module when the policy venv is missing, unless the suite requires
     it (VTRAIN_REQUIRE_POLICY_PACK=1, as scripts/test.sh and CI set): then fail loudly."""
-    if not POLICY_PYTHON.exists() and os.environ.get("VTRAIN_REQUIRE_POLICY_PACK") == "1":
-        raise RuntimeError(
-            f"policy venv python {POLICY_PYTHON} not found, and the suite requires it"
-        )
-    if not POLICY_PYTHON.exists():
-        pytest.skip(
-            f"policy venv python {POLICY_PYTHON} not found: create it with `python3 -m venv "
-            "policy/.venv && policy/.venv/bin/pip install -r policy/requirements.txt` or set "
-            "VTRAIN_POLICY_PYTHON",
-            allow_module_level=True,
-        )
+    skip_unless_built(POLICY_PYTHON, "policy venv python", " or set VTRAIN_POLICY_PYTHON")
+
+
+def skip_unless_built(path: Path, what: str, hint: str = "") -> None:
+    """Skip the calling test (or module) when `path`, which scripts/test.sh builds and a fresh
+    clone lacks, is missing, unless the suite requires the policy pack
+    (VTRAIN_REQUIRE_POLICY_PACK=1): then fail loudly."""
+    if path.exists():
+        return
+    if os.environ.get("VTRAIN_REQUIRE_POLICY_PACK") == "1":
+        raise RuntimeError(f"{what} {path} not found, and the suite requires it")
+    pytest.skip(
+        f"{what} {path} not found: create it with `python3 -m venv policy/.venv && "
+        f"policy/.venv/bin/pip install -r policy/requirements.txt` (or scripts/test.sh){hint}",
+        allow_module_level=True,
+    )
 
 
 @dataclass(frozen=True)

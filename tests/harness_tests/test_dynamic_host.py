@@ -12,6 +12,7 @@ import pytest
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, ResourceProvider
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2
 
 from tests.harness import fake_job_service as fakes
 from tests.harness.dynamic_host import (
@@ -99,6 +100,12 @@ def test_provider_exceptions_surface_with_the_host_traceback(host):
 
 
 def test_raw_calls_take_the_provider_property_even_as_a_secret(host):
+    """`pulumi.dynamic.Resource` registers `__provider` as a secret; the host refuses secrets
+    (Configure answers acceptSecrets=False), so the engine, and the driver, send it plain."""
+    configured = host._call(
+        "Configure", provider_pb2.ConfigureRequest(args=to_struct(host.config), acceptSecrets=True)
+    )
+    assert configured.acceptSecrets is False
     secret = rpc.wrap_rpc_secret(serialized_provider(EchoProvider()))
     created = host.create(URN, {"__provider": secret, "size": 1})
     assert created["properties"]["__provider"] == rpc.unwrap_rpc_secret(secret)
