@@ -241,3 +241,28 @@ def check_unknown_value_never_passes_silently(pack: PackClient, case: fx.Case) -
         assert str(case.unknown[0]) in found[0].message
     else:
         assert not found, found
+
+
+def fixture_case_tests(module: str) -> tuple[Any, Any, Any]:
+    """The three fixture-case tests of one policy module, for its test file to bind:
+    compliant resources pass, a noncompliant one fails with its fix, an unknown value
+    never passes silently."""
+    cases = cases_for(module)
+
+    @pytest.mark.parametrize("case", cases, ids=case_id)
+    def test_compliant_resources_pass(pack, case):
+        check_compliant_resources_pass(pack, case)
+
+    @pytest.mark.parametrize("case", cases, ids=case_id)
+    def test_noncompliant_resource_fails_with_a_fix(pack, case):
+        check_noncompliant_resource_fails_with_a_fix(pack, case)
+
+    @pytest.mark.parametrize("case", with_unknown(cases), ids=case_id)
+    def test_an_unknown_value_never_passes_silently(pack, case):
+        check_unknown_value_never_passes_silently(pack, case)
+
+    return (
+        test_compliant_resources_pass,
+        test_noncompliant_resource_fails_with_a_fix,
+        test_an_unknown_value_never_passes_silently,
+    )

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.harness import policy_fixtures as fx
 from tests.harness import policy_pack as pp
 
 pp.skip_unless_available()
 
-CASES = pp.cases_for("iam")
-
-
-@pytest.mark.parametrize("case", CASES, ids=pp.case_id)
-def test_compliant_resources_pass(pack, case):
-    pp.check_compliant_resources_pass(pack, case)
-
-
-@pytest.mark.parametrize("case", CASES, ids=pp.case_id)
-def test_noncompliant_resource_fails_with_a_fix(pack, case):
-    pp.check_noncompliant_resource_fails_with_a_fix(pack, case)
-
-
-@pytest.mark.parametrize("case", pp.with_unknown(CASES), ids=pp.case_id)
-def test_an_unknown_value_never_passes_silently(pack, case):
-    pp.check_unknown_value_never_passes_silently(pack, case)
+(
+    test_compliant_resources_pass,
+    test_noncompliant_resource_fails_with_a_fix,
+    test_an_unknown_value_never_passes_silently,
+) = pp.fixture_case_tests("iam")
 
 
 # --- iam-object-admin-only-on-output-bucket: a stack policy (AnalyzeStack) ---------------------
