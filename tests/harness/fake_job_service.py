@@ -1186,3 +1186,17 @@ def tuning_job_inputs(goal: str = "MAXIMIZE", **overrides: Any) -> dict[str, Any
     )
     props.update(overrides)
     return props
+
+
+def checked(provider: Any, inputs: dict[str, Any], olds: dict[str, Any] | None = None) -> dict:
+    """A provider's `check` of `inputs`, asserting it found nothing wrong."""
+    result = provider.check(olds or {}, inputs)
+    assert [(f.property, f.reason) for f in result.failures] == []
+    return result.inputs
+
+
+def job_spec_with(**container: Any) -> dict:
+    """The sample job spec with its container fields replaced."""
+    spec = custom_job_inputs()["job_spec"]
+    spec["worker_pool_specs"][0]["container_spec"].update(container)
+    return spec

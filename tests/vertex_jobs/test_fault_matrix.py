@@ -25,7 +25,7 @@ import grpc
 import pytest
 
 from tests.harness.dynamic_host import DynamicProviderError
-from tests.harness.fake_job_service import FakeClock, custom_job_inputs, tuning_job_inputs
+from tests.harness.fake_job_service import custom_job_inputs, tuning_job_inputs
 from vertex_jobs.api import VertexJobError
 from vertex_jobs.contract import CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE, RESOURCE_UID_LABEL
 from vertex_jobs.providers import CustomJobProvider, HyperparameterTuningJobProvider
@@ -248,20 +248,9 @@ def test_a_lost_create_listed_too_late_fails_loudly_and_the_next_run_adopts_it(h
 
 # ---- states, bounds and waits (in-process, on a fake clock) ----------------------------------
 #
-# The providers read `Tunables` from the environment at call time, so these tests use the
-# production backoffs and bounds, and `clock` makes every wait virtual: `time` in
-# vertex_jobs.providers (delete's and create's waits) and in google.api_core's retry (the
-# client's retry deadline) is a FakeClock that moves only when slept on. Nothing depends on
-# how fast the machine is.
+# `clock` (conftest.py) gives these tests the production backoffs and bounds and makes every
+# wait virtual, so nothing depends on how fast the machine is.
 
-PRODUCTION_KNOBS = (
-    "VTRAIN_VERTEX_RETRY_INITIAL_S",
-    "VTRAIN_VERTEX_RETRY_MAX_S",
-    "VTRAIN_VERTEX_RETRY_DEADLINE_S",
-    "VTRAIN_VERTEX_POLL_INITIAL_S",
-    "VTRAIN_VERTEX_POLL_MAX_S",
-    "VTRAIN_VERTEX_DELETE_TIMEOUT_S",
-)
 ALL_STATES = [
     "QUEUED",
     "PENDING",
@@ -280,19 +269,6 @@ ALL_STATES = [
 # UPDATING "goes back to the RUNNING state", UNSPECIFIED says nothing).
 FINISHED = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "PARTIALLY_SUCCEEDED"}
 _PATH = {"UPDATING": ["RUNNING"], "CANCELLED": ["CANCELLING"]}  # documented moves only
-
-
-@pytest.fixture
-def clock(vertex_fake, monkeypatch) -> FakeClock:
-    from google.api_core.retry import retry_base, retry_unary
-
-    from vertex_jobs import providers
-
-    for key in PRODUCTION_KNOBS:
-        monkeypatch.delenv(key, raising=False)
-    # The longest production bound here is the 3600 s delete timeout; twice that means a
-    # bound is missing, and the test fails instead of polling the fake forever.
-    return FakeClock(limit_s=2 * 3600).install(monkeypatch, providers, retry_unary, retry_base)
 
 
 def _drive(fake, name: str, state: str) -> None:

@@ -7,14 +7,16 @@ test_api.py; pickling, type tokens and keys: test_compatibility.py.
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
-from pulumi.output import Unknown
 
 from tests.harness.dynamic_host import UNKNOWN
-from tests.harness.fake_job_service import OTHER_IMAGE, custom_job_inputs, tuning_job_inputs
+from tests.harness.fake_job_service import (
+    OTHER_IMAGE,
+    checked,
+    custom_job_inputs,
+    job_spec_with,
+    tuning_job_inputs,
+)
 from vertex_jobs.contract import (
     CUSTOM_JOB_TYPE,
     HYPERPARAMETER_TUNING_JOB_TYPE,
@@ -23,12 +25,6 @@ from vertex_jobs.contract import (
 from vertex_jobs.providers import CustomJobProvider, HyperparameterTuningJobProvider
 
 CONSOLE = "https://console.cloud.google.com/vertex-ai/locations/us-central1/training"
-
-
-def checked(provider, inputs, olds=None):
-    result = provider.check(olds or {}, inputs)
-    assert [(f.property, f.reason) for f in result.failures] == []
-    return result.inputs
 
 
 # ---- lifecycle through the real dynamic-provider host -----------------------------------
@@ -42,9 +38,10 @@ def test_custom_job_lifecycle_through_dynamic_host(hosted):
     uid = inputs["resource_uid"]
     assert inputs["labels"][RESOURCE_UID_LABEL] == uid and len(uid) == 32
 
-    started = time.monotonic()
     created = job.create(inputs)
-    assert time.monotonic() - started < 5  # returns on submission, no waiting
+    # Returns on submission: one lookup by uid, one create, no polling (in-process on the
+    # fake clock, no waiting at all: test_create_returns_on_submission_without_waiting).
+    assert fake.methods_called() == ["ListCustomJobs", "CreateCustomJob"]
     outs, name = created["properties"], created["id"]
     assert name.startswith("projects/my-project/locations/us-central1/customJobs/")
     assert outs["state"] == "JOB_STATE_QUEUED"
@@ -67,23 +64,6 @@ def test_custom_job_lifecycle_through_dynamic_host(hosted):
     assert fake.job_names() == []
     assert fake.call_count("CancelCustomJob") == 0  # already terminal: nothing to cancel
     assert fake.call_count("CreateCustomJob") == 1
-
-
-def test_destroy_cancels_a_running_job_waits_for_it_then_deletes(hosted):
-    fake, host = hosted
-    fake.cancel_delay_gets = 3
-    fake.operation_delay_polls = 2
-    job = host.bind(CustomJobProvider(), type_token=CUSTOM_JOB_TYPE, name="train")
-    created = job.create(job.check({}, custom_job_inputs())["inputs"])
-    fake.advance(created["id"], "RUNNING")
-
-    job.delete(created["id"], created["properties"])
-
-    calls = fake.methods_called()
-    assert calls.index("CancelCustomJob") < calls.index("DeleteCustomJob")
-    assert calls.count("GetCustomJob") >= 4  # waited through CANCELLING
-    assert calls.count("GetOperation") >= 2  # waited for the delete operation
-    assert fake.job_names() == [] and fake.live_jobs() == []
 
 
 def test_tuning_job_lifecycle_through_dynamic_host(hosted):
@@ -162,7 +142,7 @@ def test_preview_with_an_unknown_image_checks_clean_and_plans_a_replacement(host
     inputs = job.check({}, custom_job_inputs())["inputs"]
     created = job.create(inputs)
     fake.reset_calls()
-    spec = _spec_with(image_uri=UNKNOWN)
+    spec = job_spec_with(image_uri=UNKNOWN)
     previewed = job.check(inputs, custom_job_inputs(job_spec=spec))
     assert previewed["failures"] == []
     result = job.diff(created["id"], created["properties"], previewed["inputs"])
@@ -190,36 +170,96 @@ def test_create_adopts_a_job_already_labelled_with_the_resource_uid(vertex_fake)
     assert len(vertex_fake.job_names()) == 1
 
 
-def test_create_can_wait_for_short_jobs_to_finish(vertex_fake):
+# The waits below run on `clock` (conftest.py): production poll intervals on a fake clock, so
+# the tests assert the virtual time spent and the polls made. Poll backoff: 5 s doubling to
+# 60 s, the upper half jittered (`vertex_jobs.api.backoff`).
+
+
+def _poll_bounds(poll: int) -> tuple[float, float]:
+    delay = min(5.0 * 2**poll, 60.0)
+    return delay / 2, delay
+
+
+def test_create_returns_on_submission_without_waiting(vertex_fake, clock):
+    provider = CustomJobProvider()
+    outs = provider.create(checked(provider, custom_job_inputs())).outs
+    assert outs["state"] == "JOB_STATE_QUEUED"
+    assert vertex_fake.methods_called() == ["ListCustomJobs", "CreateCustomJob"]
+    assert clock.sleeps == []
+
+
+def test_create_can_wait_for_short_jobs_to_finish(vertex_fake, clock):
     provider = CustomJobProvider()
     inputs = checked(
         provider, custom_job_inputs(wait={"until_terminal": True, "timeout_seconds": 30})
     )
+    # The job starts by the first poll and has finished by the second.
+    vertex_fake.script_states("GetCustomJob", ["RUNNING", "SUCCEEDED"])
 
-    def finish_soon() -> None:
-        for _ in range(200):
-            if vertex_fake.job_names():
-                time.sleep(0.05)
-                vertex_fake.finish(vertex_fake.job_names()[0])
-                return
-            time.sleep(0.01)
-
-    finisher = threading.Thread(target=finish_soon)
-    finisher.start()
     outs = provider.create(inputs).outs
-    finisher.join()
-    assert outs["state"] == "JOB_STATE_SUCCEEDED" and outs["end_time"]
+
+    assert outs["state"] == "JOB_STATE_SUCCEEDED" and outs["start_time"] and outs["end_time"]
+    # It returns at the first terminal state: two polls, each after one backoff, no more.
+    assert vertex_fake.methods_called() == [
+        "ListCustomJobs",
+        "CreateCustomJob",
+        "GetCustomJob",
+        "GetCustomJob",
+    ]
+    assert len(clock.sleeps) == 2
+    for poll, slept in enumerate(clock.sleeps):
+        low, high = _poll_bounds(poll)
+        assert low <= slept <= high, (poll, slept)
+    assert clock.elapsed <= 15 < 30  # well inside the timeout
 
 
-def test_create_wait_is_bounded_and_returns_the_current_state(vertex_fake):
+def test_create_wait_is_bounded_and_returns_the_current_state(vertex_fake, clock):
     provider = CustomJobProvider()
     inputs = checked(
-        provider, custom_job_inputs(wait={"until_terminal": True, "timeout_seconds": 1})
+        provider, custom_job_inputs(wait={"until_terminal": True, "timeout_seconds": 60})
     )
-    started = time.monotonic()
-    outs = provider.create(inputs).outs
-    assert 1 <= time.monotonic() - started < 3
+
+    outs = provider.create(inputs).outs  # the job stays QUEUED
+
     assert outs["state"] == "JOB_STATE_QUEUED"
+    assert vertex_fake.job_names() == [outs["name"]]  # kept: the wait never fails the create
+    # Waited the 60 s in full and no longer (the last interval cut to what was left), one
+    # poll after each interval, none after the deadline.
+    assert clock.elapsed == pytest.approx(60)
+    assert vertex_fake.call_count("GetCustomJob") == len(clock.sleeps)
+    for poll, slept in enumerate(clock.sleeps[:-1]):
+        low, high = _poll_bounds(poll)
+        assert low <= slept <= high, (poll, slept)
+    assert 0 < clock.sleeps[-1] <= _poll_bounds(len(clock.sleeps) - 1)[1]
+    assert 4 <= len(clock.sleeps) <= 5  # 5 + 10 + 20 + 25, or 2.5 + 5 + 10 + 20 + 22.5
+
+
+def test_delete_cancels_a_running_job_waits_for_it_then_deletes(vertex_fake, clock):
+    vertex_fake.cancel_delay_gets = 3  # CANCELLING for three more gets
+    vertex_fake.operation_delay_polls = 2  # the delete operation is done at the second poll
+    provider = CustomJobProvider()
+    outs = provider.create(checked(provider, custom_job_inputs())).outs
+    vertex_fake.advance(outs["name"], "RUNNING")
+    vertex_fake.reset_calls()
+
+    provider.delete(outs["name"], outs)
+
+    assert vertex_fake.methods_called() == [
+        "GetCustomJob",  # RUNNING
+        "CancelCustomJob",
+        *["GetCustomJob"] * 4,  # CANCELLING three times, then CANCELLED
+        "DeleteCustomJob",
+        *["GetOperation"] * 2,  # not done, then done
+    ]
+    assert vertex_fake.job_names() == [] and vertex_fake.live_jobs() == []
+    # One poll interval between the gets (production: 5, 10, 20 s at most), then one of the
+    # operation's polling (initial 5 s) between the GetOperations.
+    assert len(clock.sleeps) == 4
+    for poll, slept in enumerate(clock.sleeps[:3]):
+        low, high = _poll_bounds(poll)
+        assert low <= slept <= high, (poll, slept)
+    assert 0 <= clock.sleeps[3] <= 5
+    assert clock.elapsed < 3600  # the delete bound
 
 
 def test_create_sends_the_kms_key_and_labels(vertex_fake):
@@ -274,100 +314,6 @@ def test_check_mints_a_new_uid_for_a_replacement_job():
 def test_check_drops_output_placeholders_the_resource_registers():
     inputs = checked(CustomJobProvider(), {**custom_job_inputs(), "state": None, "name": None})
     assert "state" not in inputs and "name" not in inputs
-
-
-# ---- diff (pure) -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def created_outputs(vertex_fake):
-    provider = CustomJobProvider()
-    inputs = checked(provider, custom_job_inputs())
-    outs = provider.create(inputs).outs
-    vertex_fake.reset_calls()
-    yield provider, outs
-    assert vertex_fake.call_count() == 0, "diff must not call the API"
-
-
-def _spec_with(**container) -> dict:
-    spec = custom_job_inputs()["job_spec"]
-    spec["worker_pool_specs"][0]["container_spec"].update(container)
-    return spec
-
-
-@pytest.mark.parametrize(
-    ("override", "replaces"),
-    [
-        ({"job_spec": _spec_with(image_uri=OTHER_IMAGE)}, ["job_spec"]),
-        ({"job_spec": _spec_with(args=["--epochs", "20"])}, ["job_spec"]),
-        ({"display_name": "other"}, ["display_name"]),
-        ({"region": "europe-west4"}, ["region"]),
-        ({"project": "other-project"}, ["project"]),
-        ({"labels": {"vtrain-stack": "prod", "vtrain-project": "x"}}, ["labels"]),
-        (
-            {"encryption_kms_key": "projects/p/locations/l/keyRings/r/cryptoKeys/k"},
-            ["encryption_kms_key"],
-        ),
-    ],
-)
-def test_diff_replaces_on_any_change_to_the_job(created_outputs, override, replaces):
-    provider, outs = created_outputs
-    news = checked(provider, custom_job_inputs(**override), olds=outs)
-    result = provider.diff(outs["name"], outs, news)
-    assert result.changes is True and result.replaces == replaces
-    assert result.delete_before_replace is True
-
-
-def test_diff_ignores_output_only_fields_and_the_uid_label(created_outputs):
-    provider, outs = created_outputs
-    drifted = {**outs, "state": "JOB_STATE_SUCCEEDED", "end_time": "2030-01-01T00:00:00Z"}
-    news = checked(provider, custom_job_inputs(), olds=outs)
-    result = provider.diff(outs["name"], drifted, news)
-    assert result.changes is False and result.replaces == []
-
-
-def test_diff_sees_camel_and_snake_case_specs_as_equal(created_outputs):
-    provider, outs = created_outputs
-    spec = custom_job_inputs()["job_spec"]
-    camel = {
-        "workerPoolSpecs": spec["worker_pool_specs"],
-        "scheduling": {"timeout": "3600s", "restartJobOnWorkerRestart": False},
-        "serviceAccount": spec["service_account"],
-        "baseOutputDirectory": {
-            "outputUriPrefix": spec["base_output_directory"]["output_uri_prefix"]
-        },
-    }
-    news = checked(provider, custom_job_inputs(job_spec=camel), olds=outs)
-    assert provider.diff(outs["name"], outs, news).changes is False
-
-
-def test_diff_updates_client_side_inputs_in_place(created_outputs):
-    provider, outs = created_outputs
-    news = checked(provider, custom_job_inputs(api_endpoint="psc.example:443"), olds=outs)
-    result = provider.diff(outs["name"], outs, news)
-    assert result.changes is True and result.replaces == []
-    updated = provider.update(outs["name"], outs, news).outs
-    assert updated["api_endpoint"] == "psc.example:443" and updated["name"] == outs["name"]
-
-
-def test_diff_replaces_when_a_value_is_unknown_in_preview(created_outputs):
-    provider, outs = created_outputs
-    news = {**outs, "job_spec": _spec_with(image_uri=Unknown()), "region": Unknown()}
-    assert provider.diff(outs["name"], outs, news).replaces == ["region", "job_spec"]
-
-
-def test_tuning_diff_replaces_on_study_changes(vertex_fake):
-    provider = HyperparameterTuningJobProvider()
-    outs = provider.create(checked(provider, tuning_job_inputs())).outs
-    vertex_fake.reset_calls()
-    for override, key in [
-        ({"goal": "MINIMIZE"}, "study_spec"),
-        ({"max_trial_count": 16}, "max_trial_count"),
-        ({"parallel_trial_count": 4}, "parallel_trial_count"),
-    ]:
-        news = checked(provider, tuning_job_inputs(**override), olds=outs)
-        assert provider.diff(outs["name"], outs, news).replaces == [key]
-    assert vertex_fake.call_count() == 0
 
 
 # ---- read ----------------------------------------------------------------------------

@@ -7,16 +7,10 @@ import pytest
 from google.cloud import aiplatform_v1
 
 from config.jobs import Study
-from tests.harness.fake_job_service import tuning_job_inputs
+from tests.harness.fake_job_service import checked, tuning_job_inputs
 from vertex_jobs.providers import HyperparameterTuningJobProvider
 from vertex_jobs.specs import study_spec
 from vertex_jobs.trials import best_trial, trial_outputs
-
-
-def checked(provider, inputs, olds=None):
-    result = provider.check(olds or {}, inputs)
-    assert [(f.property, f.reason) for f in result.failures] == []
-    return result.inputs
 
 
 @pytest.mark.parametrize(
