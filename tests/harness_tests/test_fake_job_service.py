@@ -7,7 +7,9 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import aiplatform_v1
 
-from tests.harness.fake_job_service import CUSTOM, FakeClock, FakeVertexJobService
+from tests.harness.fake_clock import FakeClock
+from tests.harness.fake_job_service import FakeVertexJobService
+from tests.harness.vertex_rules import CUSTOM
 from vertex_jobs.api import Endpoint, make_job_client
 
 PARENT = "projects/my-project/locations/us-central1"

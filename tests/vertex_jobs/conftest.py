@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness.fake_job_service import FakeClock
+from tests.harness.fake_clock import FakeClock
 
 # The providers read `Tunables` from the environment at call time; `vertex_fake` shrinks these
 # (FAST_PROVIDER_ENV) and `clock` takes them away again, so that the production backoffs and

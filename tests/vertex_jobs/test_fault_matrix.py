@@ -25,22 +25,13 @@ import grpc
 import pytest
 
 from tests.harness.dynamic_host import DynamicProviderError
-from tests.harness.fake_job_service import custom_job_inputs, tuning_job_inputs
+from tests.harness.fake_job_service import custom_job_inputs
+from tests.harness.job_kinds import KINDS
 from vertex_jobs.api import VertexJobError
-from vertex_jobs.contract import CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE, RESOURCE_UID_LABEL
-from vertex_jobs.providers import CustomJobProvider, HyperparameterTuningJobProvider
+from vertex_jobs.contract import RESOURCE_UID_LABEL
+from vertex_jobs.providers import CustomJobProvider
 
 Code = grpc.StatusCode
-
-KINDS = {
-    "custom": (CustomJobProvider, CUSTOM_JOB_TYPE, custom_job_inputs, "CustomJob"),
-    "tuning": (
-        HyperparameterTuningJobProvider,
-        HYPERPARAMETER_TUNING_JOB_TYPE,
-        tuning_job_inputs,
-        "HyperparameterTuningJob",
-    ),
-}
 
 
 @dataclass(frozen=True)

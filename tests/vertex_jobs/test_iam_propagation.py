@@ -17,20 +17,12 @@ import grpc
 import pytest
 
 from tests.harness.dynamic_host import DynamicProviderError
-from tests.harness.fake_job_service import custom_job_inputs, tuning_job_inputs
+from tests.harness.fake_job_service import custom_job_inputs
+from tests.harness.job_kinds import KINDS
 from vertex_jobs.api import Tunables, VertexJobError
-from vertex_jobs.contract import CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE
-from vertex_jobs.providers import CustomJobProvider, HyperparameterTuningJobProvider
+from vertex_jobs.contract import CUSTOM_JOB_TYPE
+from vertex_jobs.providers import CustomJobProvider
 
-KINDS = {
-    "custom": (CustomJobProvider, CUSTOM_JOB_TYPE, custom_job_inputs, "CustomJob"),
-    "tuning": (
-        HyperparameterTuningJobProvider,
-        HYPERPARAMETER_TUNING_JOB_TYPE,
-        tuning_job_inputs,
-        "HyperparameterTuningJob",
-    ),
-}
 PERMISSIONS = {
     "custom": "aiplatform.customJobs.create",
     "tuning": "aiplatform.hyperparameterTuningJobs.create",

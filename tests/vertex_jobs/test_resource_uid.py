@@ -14,23 +14,13 @@ from pulumi.output import Unknown
 from config import catalogue
 from tests.harness.dynamic_host import UNKNOWN
 from tests.harness.fake_job_service import OTHER_IMAGE, custom_job_inputs, tuning_job_inputs
+from tests.harness.job_kinds import KINDS
 from vertex_jobs.api import Tunables
 from vertex_jobs.contract import (
     CUSTOM_JOB_TYPE,
-    HYPERPARAMETER_TUNING_JOB_TYPE,
     RESOURCE_UID_LABEL,
 )
 from vertex_jobs.providers import CustomJobProvider, HyperparameterTuningJobProvider
-
-KINDS = {
-    "custom": (CustomJobProvider, CUSTOM_JOB_TYPE, custom_job_inputs, "CustomJob"),
-    "tuning": (
-        HyperparameterTuningJobProvider,
-        HYPERPARAMETER_TUNING_JOB_TYPE,
-        tuning_job_inputs,
-        "HyperparameterTuningJob",
-    ),
-}
 
 
 def _uid(inputs, olds=None, provider=None):
