@@ -1,11 +1,13 @@
 """Run the two-replica trainer test many times and count the runs that pass.
 
-A shutdown race between the replicas shows up only now and then (a replica killed by
-SIGABRT after training, "terminate called without an active exception"), so one green
-run proves little. This runs tests/trainer/test_distributed.py (chief and worker as two
-`python -m trainer.task` processes in one gloo process group, then a resumed pair) N
-times, optionally next to busy-looping processes that take CPU from the replicas the way
-a loaded CI machine does, and prints how many runs passed.
+A race at a replica's shutdown shows up only now and then (a replica killed by SIGABRT
+after it trained, "terminate called without an active exception": a gloo thread of a
+process group that destroy_process_group had not really closed, still releasing the last
+collective's tensors when the interpreter shut down), so one green run proves little.
+This runs tests/trainer/test_distributed.py (chief and worker as two `python -m
+trainer.task` processes in one gloo process group, a resumed pair, and two pairs that
+only join and leave a group) N times, optionally next to busy-looping processes that take
+CPU from the replicas the way a loaded CI machine does, and prints how many runs passed.
 
     python benchmarks/distributed_repeat.py            # 10 runs
     python benchmarks/distributed_repeat.py --runs 30 --load 2

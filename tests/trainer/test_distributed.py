@@ -133,22 +133,27 @@ def test_restarted_replicas_resume_from_the_chiefs_checkpoint(
 
 # --- leaving the process group ----------------------------------------------------------
 
-# One rank of a two-rank group: a DDP step as in training, then, after ``delay`` seconds
-# (the chief writing the model), stop_process_group. Prints what it saw as JSON.
+# One rank of a two-rank group: with "ddp", a DDP step as in training (DDP's constructor
+# imports torch.distributed.nn.functional); then, after ``delay`` seconds (the chief
+# writing the model), stop_process_group. Prints what it saw as JSON.
 PEER_SCRIPT = """
 import json, os, sys, time
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from trainer.distributed import ProcessGroupSpec, start_process_group, stop_process_group
 
-rank, port, delay, outcome = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+rank, port, delay = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+outcome, ddp = sys.argv[4], sys.argv[5] == "ddp"
 def threads():
     tasks = os.listdir("/proc/self/task")
     return [open(f"/proc/self/task/{task}/comm").read().strip() for task in tasks]
 collective = start_process_group(ProcessGroupSpec("127.0.0.1", port, 2, rank), torch.device("cpu"))
-model = DistributedDataParallel(torch.nn.Linear(4, 2))
-model(torch.randn(8, 4)).sum().backward()
-del model
+if ddp:
+    model = DistributedDataParallel(torch.nn.Linear(4, 2))
+    model(torch.randn(8, 4)).sum().backward()
+    del model
+else:
+    collective.all_reduce_sum(torch.ones(1))
 report = {"threads_in_group": threads()}
 time.sleep(delay)
 report["arrived"] = time.time()
@@ -162,12 +167,14 @@ print(json.dumps(report))
 """
 
 
-def run_peers(delays: tuple[float, float], outcomes: tuple[str, str]) -> list[dict]:
+def run_peers(
+    delays: tuple[float, float], outcomes: tuple[str, str], step: str = "ddp"
+) -> list[dict]:
     port = str(free_port())
     env = subprocess_env(OMP_NUM_THREADS="1")
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", PEER_SCRIPT, str(rank), port, str(delay), outcome],
+            [sys.executable, "-c", PEER_SCRIPT, str(rank), port, str(delay), outcome, step],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -185,8 +192,8 @@ def run_peers(delays: tuple[float, float], outcomes: tuple[str, str]) -> list[di
 
 def test_after_a_completed_run_ranks_leave_together_and_close_the_group() -> None:
     """The worker reaches the end first but waits at the barrier until the chief, busy
-    writing its outputs for a second, arrives too; then both really close the group."""
-    chief_delay = 1.0
+    writing its outputs for half a second, arrives too; then both really close the group."""
+    chief_delay = 0.5
     chief, worker = run_peers((chief_delay, 0.0), ("completed", "completed"))
     assert "error" not in chief and "error" not in worker
     assert worker["left"] >= chief["arrived"]
@@ -199,9 +206,10 @@ def test_after_a_completed_run_ranks_leave_together_and_close_the_group() -> Non
 def test_a_failed_rank_leaves_at_once_and_its_peer_fails_fast() -> None:
     """A rank that failed does not wait at the barrier (its peers may be in another
     collective); the chief's barrier then fails at once, not after the group timeout."""
-    chief, worker = run_peers((0.5, 0.0), ("completed", "failed"))
+    chief, worker = run_peers((0.5, 0.0), ("completed", "failed"), step="all_reduce")
     assert worker["left"] - worker["arrived"] < 5
     assert "error" not in worker
     assert "error" in chief, "the chief's barrier should fail: its peer is gone"
     assert chief["left"] - chief["arrived"] < 30
-    assert process_group_threads(chief["threads_after"]) == []
+    for report in (chief, worker):
+        assert process_group_threads(report["threads_after"]) == []

@@ -5,6 +5,7 @@ Flag parsing is in test_config.py, input data in test_data.py, output locations 
 test_outputs.py, CLUSTER_SPEC in test_cluster_spec.py.
 """
 
+import importlib.metadata
 import json
 import logging
 import math
@@ -15,10 +16,12 @@ import pytest
 import torch
 
 from tests.harness.trainer import (
+    PROJECT_DIR,
     SAMPLE_MAJORITY_ACCURACY,
     SAMPLE_TRAIN,
     SAMPLE_TRAIN_ROWS,
     SAMPLE_VAL,
+    TRAINER_ROOT,
     checkpoint_names,
     error_lines,
     read_metrics_file,
@@ -159,6 +162,15 @@ def test_training_without_tensorboard_installed_logs_the_skip(
     assert outcome.val_accuracy > 0
     assert "TensorBoard scalars skipped" in caplog.text
     assert not list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_the_tests_install_the_tensorboard_the_images_ship() -> None:
+    def tensorboard_pins(path: Path) -> list[str]:
+        return [line for line in path.read_text().splitlines() if line.startswith("tensorboard")]
+
+    shipped = tensorboard_pins(TRAINER_ROOT / "requirements.txt")
+    assert shipped and shipped == tensorboard_pins(PROJECT_DIR / "requirements-dev.txt")
+    assert importlib.metadata.version("tensorboard") == shipped[0].split("==")[1]
 
 
 # --- each hyperparameter flag reaches what it should --------------------------------

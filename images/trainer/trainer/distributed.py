@@ -157,12 +157,14 @@ def start_process_group(spec: ProcessGroupSpec | None, device: torch.device) -> 
 def stop_process_group(collective: Collective, *, completed: bool) -> None:
     """Leave the process group; after a ``completed`` run, only together with every rank.
 
-    A completed run first waits at a barrier: the chief reaches it after writing the
-    model and its last checkpoint, so no rank tears its connections down (and exits)
-    while another still has collective work, and all ranks destroy the group at the same
-    point. A failed run skips the barrier: the peers may be inside a different
-    collective, where a barrier would hang them until the timeout; leaving at once makes
-    their collectives fail with a connection error, so the job fails now.
+    A completed run first waits at a barrier, which the chief reaches after writing the
+    model and its last checkpoint (within PROCESS_GROUP_TIMEOUT): no rank closes its
+    connections, or exits, while another still has collective work, and every rank's
+    collectives are finished when the group is destroyed. A failed run skips the
+    barrier, as its peers may be inside another collective, where a barrier would hang
+    them until the timeout; leaving at once makes their collectives fail with a
+    connection error, so the job fails now. destroy_process_group then closes the group
+    and joins gloo's threads (see _import_modules_that_capture_the_world_group).
     """
     if not (collective.enabled and dist.is_initialized()):
         return
@@ -174,15 +176,18 @@ def stop_process_group(collective: Collective, *, completed: bool) -> None:
 
 
 def _import_modules_that_capture_the_world_group() -> None:
-    """Import, before the group exists, the torch modules that would keep it alive.
+    """Import, before the group exists, the torch module that would keep it alive.
 
     ``torch.distributed.nn.functional`` binds ``group.WORLD`` as default arguments when
     it is imported, and DistributedDataParallel's constructor imports it (through
-    torch._dynamo). Imported after init_process_group, it holds the world group forever:
-    destroy_process_group then leaves gloo's worker and TCP threads (and the chief's
-    TCPStore server) running into interpreter shutdown, where a replica now and then
-    dies with SIGABRT, "terminate called without an active exception", after it has
-    trained. Imported first, the defaults are None and destroy_process_group really
-    closes the group.
+    torch._dynamo). Imported after init_process_group, it holds the world group for the
+    life of the process, so destroy_process_group leaves the gloo group, and its worker
+    threads, running. Such a thread drops its reference to the last collective's work
+    (and with it the Python tensors) some time after the collective returned; if the
+    main thread has meanwhile reached interpreter shutdown, the thread cannot take the
+    GIL, is ended by the interpreter, and the replica dies with SIGABRT ("terminate
+    called without an active exception") after it has trained. Imported first, the
+    defaults are None, and destroy_process_group really closes the group, joining its
+    threads while the interpreter is still alive.
     """
     import torch.distributed.nn.functional  # noqa: F401
