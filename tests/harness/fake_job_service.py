@@ -1,4 +1,4 @@
-# Over 400 lines: the servicer of every JobService and Operations RPC the client calls, its faults and fixtures.
+# Over 400 lines: the servicer of every JobService and Operations RPC, with faults and fixtures.
 """A fake Vertex AI ``JobService`` (CustomJob + HyperparameterTuningJob) over real gRPC.
 
 The real ``google.cloud.aiplatform_v1.JobServiceClient`` talks to it unchanged: point

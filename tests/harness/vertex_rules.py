@@ -1,4 +1,4 @@
-# Over 400 lines: every create, state and filter rule Google documents for the JobService, each cited.
+# Over 400 lines: every create, state and filter rule Google documents for JobService, cited.
 """What Vertex AI documents about its JobService, for the fake to enforce.
 
 Job states (`job_state.proto`), locations, what a create must satisfy and the list filter
