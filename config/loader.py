@@ -20,7 +20,6 @@ class ConfigError(pulumi.RunError):
     """A stack config problem; the CLI prints it without a stack trace."""
 
 
-
 # Keys whose value is text. Every other key arrives from the CLI as JSON text (numbers,
 # booleans, lists, objects) and is decoded before validation.
 _TEXT_KEYS = {"region", "kmsKeyName", "repositoryId", "apiEndpoint", "registryAuth", "upIdentity"}
