@@ -69,16 +69,16 @@ def _check_labels(labels: Any, fail: Fail) -> None:
     if not isinstance(labels, dict):
         fail("labels", f"must be a map of string to string, got {type(labels).__name__}")
         return
-    if len(labels) > catalogue.MAX_LABELS - 1:  # one is the resource-uid label
+    own = sum(1 for key in labels if key != RESOURCE_UID_LABEL)
+    if own > catalogue.MAX_LABELS - 1:  # one is the resource-uid label
         fail(
             "labels",
-            f"at most {catalogue.MAX_LABELS - 1} labels allowed (one is reserved), "
-            f"got {len(labels)}",
+            f"at most {catalogue.MAX_LABELS - 1} labels allowed (one is reserved), got {own}",
         )
     for key, value in labels.items():
         if key == RESOURCE_UID_LABEL:
             continue  # stamped by check; its value is validated where it is set
-        problem = catalogue.label_problem(key, "" if contains_unknown(value) else value)
+        problem = catalogue.label_problem(key, value)  # check_common skips unknown labels
         if problem:
             fail(f"labels.{key}", problem)
 

@@ -210,3 +210,18 @@ def test_no_study_at_all_lists_trials_without_a_best_one():
     assert out["best_trial"] is None
     assert [t["id"] for t in out["trials"]] == ["1", "2"]
     assert all(t["final_metric_value"] is None for t in out["trials"])
+
+
+def test_only_integer_parameters_are_reported_as_ints():
+    """A double parameter that lands on a whole number stays a float; a categorical value
+    stays a string; only the study's integer parameters become ints."""
+    trial = _trial("1", {"accuracy": 0.5}, learning_rate=1.0, hidden_units=64)
+    trial.parameters.append(aiplatform_v1.Trial.Parameter(parameter_id="optimizer", value="adam"))
+    out = trial_outputs(_tuning_job([trial], _study()), None)
+    parameters = out["trials"][0]["parameters"]
+    assert parameters == {"learning-rate": 1.0, "hidden-units": 64, "optimizer": "adam"}
+    assert [type(parameters[k]) for k in ("learning-rate", "hidden-units", "optimizer")] == [
+        float,
+        int,
+        str,
+    ]
