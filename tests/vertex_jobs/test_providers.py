@@ -332,3 +332,62 @@ def test_read_with_only_an_id_rebuilds_the_inputs_from_the_live_job(vertex_fake)
     assert outs["study_spec"]["metrics"] == [{"metric_id": "accuracy", "goal": "MAXIMIZE"}]
     image = outs["job_spec"]["worker_pool_specs"][0]["container_spec"]["image_uri"]
     assert image == inputs["job_spec"]["worker_pool_specs"][0]["container_spec"]["image_uri"]
+
+
+# ---- which endpoint each call talks to ----------------------------------------------
+
+
+class _Captured(Exception):
+    pass
+
+
+@pytest.fixture
+def endpoints(monkeypatch):
+    """No emulator: the endpoint each provider call asks a client for (none is built)."""
+    from vertex_jobs import providers
+
+    monkeypatch.delenv("VERTEX_AI_EMULATOR_HOST", raising=False)
+    seen = []
+
+    def capture(endpoint, credentials=None):
+        seen.append(endpoint)
+        raise _Captured
+
+    monkeypatch.setattr(providers, "make_job_client", capture)
+    return seen
+
+
+EUROPE_JOB = "projects/my-project/locations/europe-west4/customJobs/123"
+
+
+@pytest.mark.parametrize(
+    ("call", "host"),
+    [
+        # create: the inputs' region (no job name yet)
+        (lambda p: p.create(custom_job_inputs(region="asia-east1")), "asia-east1"),
+        # read/delete with only an id (import, old state): the job name's location
+        (lambda p: p.read(EUROPE_JOB, {}), "europe-west4"),
+        (lambda p: p.delete(EUROPE_JOB, {}), "europe-west4"),
+        # with props: their region
+        (lambda p: p.read(EUROPE_JOB, custom_job_inputs(region="asia-east1")), "asia-east1"),
+        (lambda p: p.delete(EUROPE_JOB, custom_job_inputs(region="asia-east1")), "asia-east1"),
+    ],
+)
+def test_each_call_talks_to_the_regional_endpoint(endpoints, call, host):
+    with pytest.raises(_Captured):
+        call(CustomJobProvider())
+    assert [(e.host, e.insecure) for e in endpoints] == [
+        (f"{host}-aiplatform.googleapis.com", False)
+    ]
+
+
+@pytest.mark.parametrize("verb", ["create", "read", "delete"])
+def test_an_api_endpoint_in_the_inputs_replaces_the_regional_one(endpoints, verb):
+    props = custom_job_inputs(api_endpoint="vertex-psc.p.googleapis.com:443")
+    provider = CustomJobProvider()
+    with pytest.raises(_Captured):
+        if verb == "create":
+            provider.create(props)
+        else:
+            getattr(provider, verb)(EUROPE_JOB, props)
+    assert [(e.host, e.insecure) for e in endpoints] == [("vertex-psc.p.googleapis.com:443", False)]
