@@ -265,7 +265,7 @@ class StackSettings(BaseModel):
         if self.up_identity:
             principals.append((f"{NAMESPACE}:upIdentity", self.up_identity))
         for key, member in principals:
-            if member.rsplit("@", 1)[-1].endswith(RESERVED_EXAMPLE_DOMAIN):
+            if member.endswith(RESERVED_EXAMPLE_DOMAIN):
                 found.append(
                     f"{key}: {member!r} is in the reserved {RESERVED_EXAMPLE_DOMAIN} domain "
                     "(RFC 2606) and can never exist, so its IAM grant will fail; point the "

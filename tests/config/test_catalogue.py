@@ -166,3 +166,74 @@ def test_n1_table_has_a_row_per_n1_training_machine_type():
 )
 def test_n1_counts_are_the_tables(machine_type, gpu, counts):
     assert catalogue.N1_ACCELERATOR_COUNTS[machine_type].get(gpu) == counts
+
+
+def test_an_n1_row_reads_the_tables_columns_in_order_and_leaves_out_empty_cells():
+    # The table's columns: P4, P100, T4, V100.
+    assert catalogue._n1_row((4,), (1, 2), (2, 4), (8,)) == {
+        "NVIDIA_TESLA_P4": (4,),
+        "NVIDIA_TESLA_P100": (1, 2),
+        "NVIDIA_TESLA_T4": (2, 4),
+        "NVIDIA_TESLA_V100": (8,),
+    }
+    assert catalogue._n1_row((4,), (), (4,), (8,)) == {
+        "NVIDIA_TESLA_P4": (4,),
+        "NVIDIA_TESLA_T4": (4,),
+        "NVIDIA_TESLA_V100": (8,),
+    }
+
+
+def test_an_n1_row_with_a_cell_missing_is_refused_not_shifted():
+    with pytest.raises(ValueError):
+        catalogue._n1_row((1,), (2,), (4,))
+
+
+def test_a_regional_endpoint_is_the_regions_aiplatform_host():
+    host = catalogue.regional_endpoint("europe-west4")
+    assert host == "europe-west4-aiplatform.googleapis.com"
+    assert catalogue.REGIONAL_ENDPOINT_PATTERN.match(host)["region"] == "europe-west4"
+
+
+@pytest.mark.parametrize(
+    "key, value, problem",
+    [
+        ("team", "ml-platform", None),
+        ("cost_center", "", None),
+        (
+            "Team",
+            "ml",
+            "label key 'Team' is invalid (lowercase letters, digits, '_' and '-', "
+            "starting with a letter, at most 63)",
+        ),
+        ("a" * 64, "x", f"label key {'a' * 64!r} is invalid"),
+        (1, "x", "label key 1 is invalid"),
+        (
+            "team",
+            "ML",
+            "label 'team' has value 'ML'; values are lowercase letters, digits, '_' and '-', "
+            "at most 63",
+        ),
+        ("team", "x" * 64, f"label 'team' has value {'x' * 64!r}"),
+        ("team", 3, "label 'team' has value 3"),
+    ],
+)
+def test_label_problem_says_why_google_would_refuse_the_label(key, value, problem):
+    found = catalogue.label_problem(key, value)
+    assert found is None if problem is None else found.startswith(problem)
+
+
+def test_trial_counts_over_the_maximum_are_named_in_the_callers_spelling():
+    counts = {"max_trial_count": 4, "parallel_trial_count": 5, "max_failed_trial_count": 9}
+    assert catalogue.trial_count_problems(counts) == [
+        ("parallel_trial_count", "parallel_trial_count 5 exceeds max_trial_count 4"),
+        ("max_failed_trial_count", "max_failed_trial_count 9 exceeds max_trial_count 4"),
+    ]
+    assert catalogue.trial_count_problems(counts, spell=str.upper)[0] == (
+        "parallel_trial_count",
+        "PARALLEL_TRIAL_COUNT 5 exceeds MAX_TRIAL_COUNT 4",
+    )
+
+
+def test_trial_counts_may_equal_the_maximum():
+    counts = {"max_trial_count": 4, "parallel_trial_count": 4, "max_failed_trial_count": 4}
+    assert catalogue.trial_count_problems(counts) == []

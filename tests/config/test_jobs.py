@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from config.jobs import Job
 from config.loader import ConfigError
-from tests.config.test_catalogue import DOC_FIXED_GPUS, DOC_MACHINE_TYPES, DOC_TPU_MACHINE_TYPES
+from tests.config.test_catalogue import (
+    DOC_FIXED_GPUS,
+    DOC_GPUS,
+    DOC_MACHINE_TYPES,
+    DOC_TPU_MACHINE_TYPES,
+)
 from tests.harness.engine import run_stack
 
 NS = "vertex-training"
@@ -186,6 +192,10 @@ BAD_JOBS = {
         _job(study=_study(metric={"id": "loss", "goal": "MINIMIZE"})),
         "study.metric.id 'loss' is not what the trainer reports (its --metric-tag is 'accuracy')",
     ),
+    "metric other than the trainer's --metric-tag": (
+        _job(args={"metric-tag": "loss"}, study=_study()),
+        "study.metric.id 'accuracy' is not what the trainer reports (its --metric-tag is 'loss')",
+    ),
     "bad goal": (
         _job(study=_study(metric={"id": "accuracy", "goal": "MAX"})),
         "jobs[0].study.metric.goal: 'MAX' is not allowed: Input should be 'MAXIMIZE' or",
@@ -340,3 +350,16 @@ def test_gpu_machine_type_with_another_gpu_count_is_rejected(machine_type):
 def test_gpu_machine_type_without_gpus_is_rejected(machine_type):
     message = _rejected({"machineType": machine_type})
     assert f"machineType '{machine_type}' comes with GPUs; set acceleratorType" in message
+
+
+def test_a_study_may_optimise_the_metric_the_job_tells_the_trainer_to_report():
+    job = Job.model_validate(
+        _job(args={"metric-tag": "loss"}, study=_study(metric={"id": "loss", "goal": "MINIMIZE"}))
+    )
+    assert (job.study.metric.id, job.args["metric-tag"]) == ("loss", "loss")
+
+
+def test_an_unsupported_accelerator_lists_every_supported_one():
+    message = _rejected({**T4, "acceleratorType": "NVIDIA_GTX_1080"})
+    allowed = message.split("acceleratorType 'NVIDIA_GTX_1080' is not supported; allowed: ")[1]
+    assert set(allowed.splitlines()[0].split(", ")) == DOC_GPUS

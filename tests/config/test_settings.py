@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from config.loader import ConfigError
+from config.loader import ConfigError, validate_settings
+from tests.config.test_loader import VALID
 from tests.harness.engine import run_stack
 
 NS = "vertex-training"
@@ -125,8 +126,6 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_stack_name_must_fit_resource_names():
-    from config.loader import validate_settings
-
     with pytest.raises(ConfigError, match="stack name 'Prod_EU' must be 1-20 lowercase"):
         validate_settings({"pulumi:stack": "Prod_EU", "gcp:project": "acme-ml-prod"})
 
@@ -153,3 +152,140 @@ def test_principals_in_the_reserved_example_domain_are_warned_about_at_preview()
     ]
     mine = run_stack("dev", {f"{NS}:deployers": ["group:ml@corp.example.com"]})
     assert not [w for w in mine.warnings if "reserved .example domain" in w]
+
+
+# ---- rules between keys, and warnings, on the model itself (no engine) ------------------
+
+
+def _settings(**overrides):
+    return validate_settings({**VALID, **{f"{NS}:{k}": v for k, v in overrides.items()}})
+
+
+def _problem(**overrides) -> str:
+    with pytest.raises(ConfigError) as raised:
+        _settings(**overrides)
+    header, problem = str(raised.value).split("\n  ")
+    return problem
+
+
+JOB = {"name": "j", "args": {"train-data": "gs://d/t.csv", "val-data": "gs://d/v.csv"}}
+
+
+def test_jobs_without_sample_data_must_name_their_data():
+    assert _problem(uploadSampleData=False, jobs=[JOB, {"name": "k"}]) == (
+        f"{NS}:jobs[1].args: set train-data, val-data (gs:// URIs of your data); "
+        f"{NS}:uploadSampleData is false, so there is no sample data"
+    )
+    assert _settings(uploadSampleData=False, jobs=[JOB]).jobs[0].name == "j"
+
+
+def test_a_reserved_label_on_a_job_is_named_with_the_jobs_path():
+    assert _problem(jobs=[JOB, {**JOB, "name": "k", "labels": {"vtrain-stack": "x"}}]) == (
+        f"{NS}:jobs[1].labels: label key 'vtrain-stack' is reserved (prefix 'vtrain-')"
+    )
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["us-central1-aiplatform.googleapis.com", "vertex.p.example.internal:443"]
+)
+def test_the_stacks_regional_endpoint_or_a_private_one_is_accepted(endpoint):
+    assert _settings(apiEndpoint=endpoint).api_endpoint == endpoint
+
+
+def test_an_api_endpoint_that_is_not_a_host_is_rejected():
+    assert _problem(apiEndpoint="https://vertex.example/v1") == (
+        f"{NS}:apiEndpoint: 'https://vertex.example/v1' is not a host name (e.g. "
+        "us-central1-aiplatform.googleapis.com or a Private Service Connect endpoint)"
+    )
+
+
+def test_an_image_listed_twice_is_rejected():
+    assert _problem(images=["cpu", "gpu", "cpu"]) == (
+        f"{NS}:images: ['cpu', 'gpu', 'cpu'] lists an entry twice"
+    )
+
+
+def test_an_unknown_image_flavour_gets_the_allowed_ones_and_a_suggestion():
+    assert _problem(images=["cpu", "gpus"]) == (
+        f"{NS}:images[1]: 'gpus' is not an image flavour; allowed: cpu, gpu; did you mean 'gpu'?"
+    )
+
+
+def test_an_empty_kms_key_means_google_managed_keys():
+    assert _settings(kmsKeyName="").kms_key_name is None
+    key = "projects/acme-ml-dev/locations/us-central1/keyRings/r/cryptoKeys/k"
+    assert _settings(kmsKeyName=key).kms_key_name == key
+
+
+def test_the_up_identity_is_a_job_submitter_once():
+    ci = "serviceAccount:ci@acme-ml-dev.iam.gserviceaccount.com"
+    group = "group:ml@acme.com"
+    assert _settings(deployers=[group], upIdentity=ci).job_submitters == [group, ci]
+    assert _settings(deployers=[ci, group], upIdentity=ci).job_submitters == [ci, group]
+    assert _settings(deployers=[group], upIdentity="").job_submitters == [group]
+
+
+def test_an_up_identity_in_the_example_domain_is_warned_about():
+    warnings = _settings(upIdentity="serviceAccount:ci@acme.example").warnings()
+    assert warnings == [
+        f"{NS}:upIdentity: 'serviceAccount:ci@acme.example' is in the reserved .example "
+        "domain (RFC 2606) and can never exist, so its IAM grant will fail; point the stack "
+        "at your own principals (README: Use your own project)"
+    ]
+
+
+def test_token_auth_is_warned_about_only_with_a_gpu_image():
+    assert _settings(images=["cpu"]).warnings() == []
+    assert _settings(images=["cpu", "gpu"]).warnings() == [
+        f"{NS}:registryAuth: 'token' with a GPU image: the access token is read when the "
+        "program starts and lasts about an hour, and a GPU build can outlast it, so the push "
+        "would fail unauthenticated; set registryAuth: docker-config after "
+        "`gcloud auth configure-docker <region>-docker.pkg.dev`"
+    ]
+    assert _settings(images=["gpu"], registryAuth="docker-config").warnings() == []
+
+
+@pytest.mark.parametrize(
+    "overrides, problem",
+    [
+        (
+            {"gcp:project": "acme"},
+            "gcp:project: 'acme' is not a Google Cloud project ID "
+            "(6-30 characters: lowercase letters, digits, hyphens; starts with a letter)",
+        ),
+        (
+            {f"{NS}:repositoryId": "-images"},
+            f"{NS}:repositoryId: '-images' is not an Artifact Registry repository ID "
+            "(lowercase letters, digits, hyphens; starts with a letter; at most 63)",
+        ),
+        (
+            {"pulumi:stack": "a" * 21},
+            f"pulumi:stack: stack name {'a' * 21!r} must be 1-20 lowercase letters, digits or "
+            "hyphens, starting with a letter (it names buckets, labels and the service "
+            "account; at most 20 keeps every bucket name within 63 characters)",
+        ),
+        (
+            {f"{NS}:deployers": ["user:"]},
+            f"{NS}:deployers[0]: 'user:' is not an IAM principal; use one of 'user:...', "
+            "'group:...', 'serviceAccount:...', 'principal://...', 'principalSet://...'",
+        ),
+        (
+            {f"{NS}:jobs": [JOB, {**JOB, "name": "k"}, JOB, {**JOB, "name": "k"}]},
+            f"{NS}:jobs: job names repeat: j, k",
+        ),
+    ],
+    ids=["project id", "repository id", "stack name", "principal without a name", "job names"],
+)
+def test_a_malformed_value_is_told_what_is_allowed(overrides, problem):
+    with pytest.raises(ConfigError) as raised:
+        validate_settings({**VALID, **overrides})
+    assert str(raised.value).split("\n  ")[1:] == [problem]
+
+
+def test_no_analytics_writer_grant_is_warned_about():
+    assert _settings(grantStorageAnalyticsWriter=False).warnings() == [
+        f"{NS}:grantStorageAnalyticsWriter: false, so Cloud Storage cannot deliver usage logs "
+        "to the access-log bucket until group:cloud-storage-analytics@google.com may create "
+        "objects there (an organization policy exception); Data Access audit logs record the "
+        "same reads and writes meanwhile (README: Organization policies)"
+    ]
