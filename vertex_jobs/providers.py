@@ -515,11 +515,11 @@ class _VertexJobProvider(ResourceProvider):
         return {"job_spec": as_json(pb.job_spec)}
 
     def _outputs(self, props: dict[str, Any], job: Any) -> dict[str, Any]:
+        # create's props passed check (project and region required); read's come from
+        # _inputs_from_job, which takes them from the job name where state has none.
         pb = type(job).pb(job)
-        parsed = _parse_job_name(pb.name)
-        region = props.get("region") or parsed.get("region")
-        project = props.get("project") or parsed.get("project")
-        job_id = parsed.get("id") or pb.name.rsplit("/", 1)[-1]
+        region, project = props["region"], props["project"]
+        job_id = pb.name.rsplit("/", 1)[-1]
         return {
             **{k: v for k, v in props.items() if k != "__provider"},
             "name": pb.name,

@@ -683,3 +683,16 @@ def job_spec_with(**container: Any) -> dict:
     spec = custom_job_inputs()["job_spec"]
     spec["worker_pool_specs"][0]["container_spec"].update(container)
     return spec
+
+
+def camel_case_job_spec() -> dict:
+    """The sample job spec written with lowerCamel keys, as proto3 JSON also allows."""
+    spec = custom_job_inputs()["job_spec"]
+    return {
+        "workerPoolSpecs": spec["worker_pool_specs"],
+        "scheduling": {"timeout": "3600s", "restartJobOnWorkerRestart": False},
+        "serviceAccount": spec["service_account"],
+        "baseOutputDirectory": {
+            "outputUriPrefix": spec["base_output_directory"]["output_uri_prefix"]
+        },
+    }

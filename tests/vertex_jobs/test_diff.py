@@ -8,6 +8,7 @@ from pulumi.output import Unknown
 
 from tests.harness.fake_job_service import (
     OTHER_IMAGE,
+    camel_case_job_spec,
     checked,
     custom_job_inputs,
     job_spec_with,
@@ -59,15 +60,7 @@ def test_diff_ignores_output_only_fields_and_the_uid_label(created_outputs):
 
 def test_diff_sees_camel_and_snake_case_specs_as_equal(created_outputs):
     provider, outs = created_outputs
-    spec = custom_job_inputs()["job_spec"]
-    camel = {
-        "workerPoolSpecs": spec["worker_pool_specs"],
-        "scheduling": {"timeout": "3600s", "restartJobOnWorkerRestart": False},
-        "serviceAccount": spec["service_account"],
-        "baseOutputDirectory": {
-            "outputUriPrefix": spec["base_output_directory"]["output_uri_prefix"]
-        },
-    }
+    camel = camel_case_job_spec()
     news = checked(provider, custom_job_inputs(job_spec=camel), olds=outs)
     assert provider.diff(outs["name"], outs, news).changes is False
 

@@ -13,7 +13,12 @@ from pulumi.output import Unknown
 
 from config import catalogue
 from tests.harness.dynamic_host import UNKNOWN
-from tests.harness.fake_job_service import OTHER_IMAGE, custom_job_inputs, tuning_job_inputs
+from tests.harness.fake_job_service import (
+    OTHER_IMAGE,
+    camel_case_job_spec,
+    custom_job_inputs,
+    tuning_job_inputs,
+)
 from tests.harness.job_kinds import KINDS
 from vertex_jobs.api import Tunables
 from vertex_jobs.contract import (
@@ -79,15 +84,7 @@ def test_inputs_that_do_not_define_the_job_keep_the_uid():
 
 def test_the_uid_is_computed_from_the_canonical_job():
     """camelCase or snake_case, and numbers as Pulumi carries them (doubles), are one job."""
-    spec = custom_job_inputs()["job_spec"]
-    camel = {
-        "workerPoolSpecs": spec["worker_pool_specs"],
-        "scheduling": {"timeout": "3600s", "restartJobOnWorkerRestart": False},
-        "serviceAccount": spec["service_account"],
-        "baseOutputDirectory": {
-            "outputUriPrefix": spec["base_output_directory"]["output_uri_prefix"]
-        },
-    }
+    camel = camel_case_job_spec()
     assert _uid(custom_job_inputs(job_spec=camel)) == _uid(custom_job_inputs())
     tuning = HyperparameterTuningJobProvider()
     assert _uid(tuning_job_inputs(max_trial_count=8.0), provider=tuning) == _uid(
