@@ -17,6 +17,7 @@ import pytest
 from components.storage import BUCKET_ROLE_LABEL
 from config import catalogue
 from config.settings import NAMESPACE
+from tests.harness.python_source import parse_module
 from tests.harness.stack_config import PROJECT_DIR, cli_config, stack_names
 from vertex_jobs import contract
 
@@ -27,7 +28,7 @@ POLICY_CONFIG = PROJECT_DIR / "policy" / "config"
 def _constant(module: str, name: str):
     """The literal value of `name = ...` in a policy module (strings, tuples, frozensets,
     and the pattern of `re.compile(...)`)."""
-    tree = ast.parse((POLICIES / f"{module}.py").read_text())
+    tree = parse_module(POLICIES / f"{module}.py")
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
             isinstance(target, ast.Name) and target.id == name for target in node.targets
@@ -66,7 +67,7 @@ def test_labels_the_pack_requires_are_the_ones_every_job_carries(stack_runs):
 
 
 def test_the_pack_documents_every_job_input_key():
-    docstring = ast.get_docstring(ast.parse((POLICIES / "jobs.py").read_text())) or ""
+    docstring = ast.get_docstring(parse_module(POLICIES / "jobs.py")) or ""
     for key in {**contract.COMMON_INPUTS, **contract.TUNING_INPUTS}:
         assert f"`{key}`" in docstring, key
 

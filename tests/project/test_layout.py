@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 
+from tests.harness.python_source import parse_module
 from tests.harness.stack_config import PROJECT_DIR
 
 LONG_FILE_LINES = 400
@@ -31,7 +32,7 @@ def test_long_source_files_say_why_in_their_first_line():
 def _component_classes(path) -> list[tuple[str, str]]:
     """(class name, type token) of each ComponentResource subclass in a module."""
     found = []
-    for node in ast.parse(path.read_text()).body:
+    for node in parse_module(path).body:
         if isinstance(node, ast.ClassDef) and any(
             ast.unparse(base) == "pulumi.ComponentResource" for base in node.bases
         ):
