@@ -12,7 +12,7 @@ from components.registry import ImageRepository, ImageRepositoryArgs
 from components.services import ProjectServices, ProjectServicesArgs
 from components.storage import TrainingBuckets, TrainingBucketsArgs
 from config.loader import load_settings
-from config.trainer import IMAGES_DIR, PROJECT_DIR, SAMPLE_DATA_DIR
+from config.trainer import PROJECT_DIR, SAMPLE_DATA_DIR, TRAINER_APP_DIR
 
 settings = load_settings()  # raises before any resource exists if the config is bad
 
@@ -106,7 +106,7 @@ images = TrainingImages(
     "images",
     TrainingImagesArgs(
         repository_url=repository.repository_url,
-        context_dir=IMAGES_DIR,
+        context_dir=TRAINER_APP_DIR,
         project_dir=PROJECT_DIR,
         flavours=settings.images,
         # "docker-config": no token; the host's credential helper answers at push time.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "images" / "trainer"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "images" / "penguins"))
 
 from trainer.data import LabeledTensors  # noqa: E402
 from trainer.distributed import Collective  # noqa: E402

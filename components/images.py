@@ -107,7 +107,7 @@ def context_hash(context_dir: Path, dockerfile: Path) -> str:
 @dataclass(frozen=True)
 class TrainingImagesArgs:
     repository_url: pulumi.Input[str]  # <region>-docker.pkg.dev/<project>/<repository>
-    context_dir: Path  # holds <flavour>/Dockerfile and the trainer package
+    context_dir: Path  # the app: <flavour>.Dockerfile and its code
     # The Pulumi project directory, where the program and the docker provider run: build
     # paths are given relative to it, so every checkout path gives the same inputs.
     project_dir: Path
@@ -155,7 +155,7 @@ class TrainingImages(pulumi.ComponentResource):
         )
         self.images: dict[str, docker.Image] = {}
         for flavour in args.flavours:
-            dockerfile = args.context_dir / flavour / "Dockerfile"
+            dockerfile = args.context_dir / f"{flavour}.Dockerfile"
             tag = f"ctx-{context_hash(args.context_dir, dockerfile)[:16]}"
             self.images[flavour] = docker.Image(
                 f"{name}-{flavour}",

@@ -1,6 +1,6 @@
 """What the stack knows about the training app in `images/`: its images, flags and metric.
 
-The trainer states the same flags in `images/trainer/trainer/config.py` (it runs in its own
+The trainer states the same flags in `images/penguins/trainer/config.py` (it runs in its own
 image and cannot import this); `tests/config/test_trainer.py` keeps the two in step.
 """
 
@@ -10,11 +10,12 @@ from pathlib import Path
 
 # The Pulumi project directory, where the program runs.
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-# The Docker build context: `<flavour>/Dockerfile` and the trainer package.
 IMAGES_DIR = PROJECT_DIR / "images"
-SAMPLE_DATA_DIR = IMAGES_DIR / "trainer" / "sample_data"
+# The penguins trainer: its build context, `<flavour>.Dockerfile`, code and sample data.
+TRAINER_APP_DIR = IMAGES_DIR / "penguins"
+SAMPLE_DATA_DIR = TRAINER_APP_DIR / "sample_data"
 
-# The images a stack can build, each from `images/<flavour>/Dockerfile`.
+# The images a stack can build, each from `images/penguins/<flavour>.Dockerfile`.
 IMAGE_FLAVOURS = ("cpu", "gpu")
 # Flavours whose image needs GPUs to be of use (and that GPUs need).
 GPU_FLAVOURS = ("gpu",)

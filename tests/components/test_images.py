@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from components.images import context_hash
-from config.trainer import IMAGES_DIR
+from config.trainer import TRAINER_APP_DIR
 from tests.harness.engine import FAKE_ACCESS_TOKEN, is_secret, run_stack
 from tests.harness.stack_config import PROJECT_DIR
 
@@ -32,12 +32,12 @@ def test_both_images_pushed_to_the_stack_repository(stack_runs):
     repository_url = run.plain_outputs["repositoryUrl"]
     for flavour, image in images.items():
         inputs = image.plain_inputs
-        tag = "ctx-" + context_hash(IMAGES_DIR, IMAGES_DIR / flavour / "Dockerfile")[:16]
+        tag = "ctx-" + context_hash(TRAINER_APP_DIR, TRAINER_APP_DIR / f"{flavour}.Dockerfile")[:16]
         assert inputs["imageName"] == f"{repository_url}/trainer-{flavour}:{tag}"
         assert inputs["build"]["platform"] == "linux/amd64"
         # Relative to the project directory, where pulumi-docker runs: no checkout path.
-        assert inputs["build"]["context"] == "images"
-        assert inputs["build"]["dockerfile"] == f"images/{flavour}/Dockerfile"
+        assert inputs["build"]["context"] == "images/penguins"
+        assert inputs["build"]["dockerfile"] == f"images/penguins/{flavour}.Dockerfile"
         assert inputs["skipPush"] is False
 
 
@@ -149,33 +149,33 @@ def test_another_checkout_path_gives_identical_image_inputs(tmp_path):
 
 @pytest.fixture()
 def context_copy(tmp_path):
-    copy = tmp_path / "images"
-    shutil.copytree(IMAGES_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = tmp_path / "penguins"
+    shutil.copytree(TRAINER_APP_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
 
 
 def _tag(context):
-    return context_hash(context, context / "cpu" / "Dockerfile")
+    return context_hash(context, context / "cpu.Dockerfile")
 
 
 def test_tag_changes_with_trainer_code(context_copy):
     before = _tag(context_copy)
-    task = context_copy / "trainer" / "trainer" / "task.py"
+    task = context_copy / "trainer" / "task.py"
     task.write_text(task.read_text() + "\n# changed\n")
     assert _tag(context_copy) != before
 
 
 def test_tag_changes_with_the_dockerfile(context_copy):
     before = _tag(context_copy)
-    dockerfile = context_copy / "cpu" / "Dockerfile"
+    dockerfile = context_copy / "cpu.Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "\nLABEL changed=yes\n")
     assert _tag(context_copy) != before
 
 
 def test_tag_ignores_what_dockerignore_keeps_out(context_copy):
     before = _tag(context_copy)
-    (context_copy / "trainer" / "sample_data" / "extra.csv").write_text("a,b\n1,2\n")
-    cache = context_copy / "trainer" / "trainer" / "__pycache__"
+    (context_copy / "sample_data" / "extra.csv").write_text("a,b\n1,2\n")
+    cache = context_copy / "trainer" / "__pycache__"
     cache.mkdir(exist_ok=True)
     (cache / "task.cpython-311.pyc").write_bytes(b"\0")
     assert _tag(context_copy) == before
@@ -183,12 +183,12 @@ def test_tag_ignores_what_dockerignore_keeps_out(context_copy):
 
 def test_an_exception_re_includes_shipped_sample_data(context_copy):
     ignore = context_copy / ".dockerignore"
-    ignore.write_text(ignore.read_text() + "\n!trainer/sample_data/train.csv\n")
+    ignore.write_text(ignore.read_text() + "\n!sample_data/train.csv\n")
     before = _tag(context_copy)
-    val = context_copy / "trainer" / "sample_data" / "val.csv"
+    val = context_copy / "sample_data" / "val.csv"
     val.write_text(val.read_text() + "0,0\n")
     assert _tag(context_copy) == before
-    train = context_copy / "trainer" / "sample_data" / "train.csv"
+    train = context_copy / "sample_data" / "train.csv"
     train.write_text(train.read_text() + "0,0\n")
     assert _tag(context_copy) != before
 
@@ -293,7 +293,7 @@ def test_the_hash_covers_what_docker_sends(tmp_path, dockerignore, files, sent):
 def test_the_dockerfile_and_dockerignore_always_count(tmp_path):
     context = tmp_path / "context"
     (context / "cpu").mkdir(parents=True)
-    dockerfile = context / "cpu" / "Dockerfile"
+    dockerfile = context / "cpu.Dockerfile"
     dockerfile.write_text("FROM scratch\n")
     (context / "x.txt").write_text("x\n")
     ignore = context / ".dockerignore"

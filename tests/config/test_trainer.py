@@ -22,6 +22,6 @@ def test_trainer_flags_match_what_the_config_allows():
 
 def test_every_image_flavour_has_a_dockerfile_and_the_sample_data_is_where_config_says():
     for flavour in trainer.IMAGE_FLAVOURS:
-        assert (trainer.IMAGES_DIR / flavour / "Dockerfile").is_file(), flavour
+        assert (trainer.TRAINER_APP_DIR / f"{flavour}.Dockerfile").is_file(), flavour
     assert set(trainer.GPU_FLAVOURS) <= set(trainer.IMAGE_FLAVOURS)
     assert {SAMPLE_TRAIN.parent, SAMPLE_VAL.parent} == {trainer.SAMPLE_DATA_DIR}

@@ -16,6 +16,7 @@ import gc
 from pathlib import Path
 
 _ATTEMPTS = 5
+_parse = ast.parse  # a module attribute, so a test can stand in for it alone
 
 
 def parse_module(path: Path) -> ast.Module:
@@ -25,7 +26,7 @@ def parse_module(path: Path) -> ast.Module:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return ast.parse(source, filename=str(path))
+            return _parse(source, filename=str(path))
         except SystemError:
             if attempt == _ATTEMPTS - 1:
                 raise

@@ -1,7 +1,7 @@
 """Shared helpers for the trainer tests: paths, CLI and in-process runs (with directory access
 taken away where a test needs it), and the metrics file format.
 
-Importing this module puts ``images/trainer`` on sys.path, so ``import trainer`` finds
+Importing this module puts ``images/penguins`` on sys.path, so ``import trainer`` finds
 the package the images ship (the lead's conftest.py is left alone).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-TRAINER_ROOT = PROJECT_DIR / "images" / "trainer"
+TRAINER_ROOT = PROJECT_DIR / "images" / "penguins"
 SAMPLE_TRAIN = TRAINER_ROOT / "sample_data" / "train.csv"
 SAMPLE_VAL = TRAINER_ROOT / "sample_data" / "val.csv"
 SAMPLE_TRAIN_ROWS = 273

@@ -16,8 +16,8 @@ from trainer.reporting import VERTEX_METRIC_DIR
 
 IMAGES_DIR = PROJECT_DIR / "images"
 DOCKERFILES = {
-    "cpu": IMAGES_DIR / "cpu" / "Dockerfile",
-    "gpu": IMAGES_DIR / "gpu" / "Dockerfile",
+    "cpu": IMAGES_DIR / "penguins" / "cpu.Dockerfile",
+    "gpu": IMAGES_DIR / "penguins" / "gpu.Dockerfile",
 }
 TRAINER_ENTRYPOINTS = ('["python", "-m", "trainer.task"]', '["python3", "-m", "trainer.task"]')
 # FROM [--platform=...] name:tag@sha256:<index digest> [AS stage]
@@ -160,9 +160,9 @@ def test_cpu_image_uses_a_pinned_slim_python_and_the_cpu_torch_build() -> None:
 def test_dependencies_are_installed_before_the_code_is_copied(image: str) -> None:
     steps = instructions(DOCKERFILES[image])
     torch_layer = index_of(steps, "RUN", r"pip install .*torch==\d")
-    requirements_copy = index_of(steps, "COPY", r"^trainer/requirements\.txt ")
+    requirements_copy = index_of(steps, "COPY", r"^requirements\.txt ")
     requirements_layer = index_of(steps, "RUN", r"pip install .*-r .*requirements\.txt")
-    code_copy = index_of(steps, "COPY", r"^trainer/trainer ")
+    code_copy = index_of(steps, "COPY", r"^trainer ")
     assert torch_layer < requirements_copy < requirements_layer < code_copy
     copies = [args for instruction, args in steps if instruction in ("COPY", "ADD")]
     assert len(copies) == 2, f"only requirements and code should be copied: {copies}"
@@ -206,15 +206,15 @@ def test_image_creates_var_hypertune_owned_by_the_user_it_runs_as(image: str) ->
 def test_dockerignore_keeps_sample_data_tests_and_caches_out() -> None:
     patterns = {
         line.strip()
-        for line in (IMAGES_DIR / ".dockerignore").read_text().splitlines()
+        for line in (IMAGES_DIR / "penguins" / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
     assert {"**/sample_data", "**/tests", "**/__pycache__"} <= patterns
 
 
 def test_copied_paths_exist_in_the_build_context() -> None:
-    """The context is images/, so COPY sources are relative to it."""
+    """The context is the app directory, so COPY sources are relative to it."""
     for dockerfile in DOCKERFILES.values():
         for instruction, args in instructions(dockerfile):
             if instruction == "COPY":
-                assert (IMAGES_DIR / args.split()[0]).exists(), args
+                assert (dockerfile.parent / args.split()[0]).exists(), args

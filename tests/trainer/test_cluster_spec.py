@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-import tests.harness.trainer  # noqa: F401 (puts images/trainer on sys.path)
+import tests.harness.trainer  # noqa: F401 (puts images/penguins on sys.path)
 from trainer.distributed import ProcessGroupSpec, parse_cluster_spec, resolve_process_group_spec
 from trainer.errors import TrainerError
 

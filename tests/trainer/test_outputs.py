@@ -103,7 +103,7 @@ def test_metrics_file_in_a_read_only_directory_fails_at_start_with_one_line(
         f"{ERROR_PREFIX} cannot write the hypertune metrics directory {denied.path} "
         f"(CLOUD_ML_HP_METRIC_FILE={metrics}): Permission denied; the image must create "
         f"{denied.path} owned by the user the trainer runs as (uid {os.getuid()}), as "
-        "images/cpu and images/gpu do for /var/hypertune; outside Vertex, point "
+        "the penguins images do for /var/hypertune; outside Vertex, point "
         "CLOUD_ML_HP_METRIC_FILE at a writable path"
     )
     assert not (tmp_path / "model").exists(), "checked before any output was created"

@@ -1,5 +1,5 @@
-# CPU training image. Build context is images/:
-#   docker build -f images/cpu/Dockerfile images/
+# CPU training image. Build context is the app directory, images/penguins/:
+#   docker build -f images/penguins/cpu.Dockerfile images/penguins/
 # Pinned by digest: Docker Hub re-publishes the tag with every Debian/Python patch. The
 # digest (the multi-arch index) was taken from public pins in several independent
 # repositories, not read from the registry here: verify it on the first build with
@@ -24,12 +24,12 @@ WORKDIR /app
 # layer: editing requirements.txt does not download it again.
 RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
-COPY trainer/requirements.txt /tmp/trainer-requirements.txt
+COPY requirements.txt /tmp/trainer-requirements.txt
 RUN pip install --no-cache-dir -r /tmp/trainer-requirements.txt
 
 # Code last: a trainer change rebuilds only this small layer. Root-owned, so the
 # training process cannot modify its own code.
-COPY trainer/trainer /app/trainer
+COPY trainer /app/trainer
 
 # Numeric, so runtimes that enforce non-root (runAsNonRoot) can verify it.
 USER 10001:10001

@@ -1,5 +1,5 @@
-# GPU training image. Build context is images/:
-#   docker build -f images/gpu/Dockerfile images/
+# GPU training image. Build context is the app directory, images/penguins/:
+#   docker build -f images/penguins/gpu.Dockerfile images/penguins/
 # "base" flavour on purpose: the torch CUDA wheels bring their own CUDA runtime, cuBLAS,
 # cuDNN and NCCL as nvidia-* wheels, so a -runtime/-cudnn/-devel base would ship a second
 # copy. CUDA 12.6 is the CUDA 12.x build torch 2.13 publishes (see images/README.md).
@@ -51,12 +51,12 @@ WORKDIR /app
 # gets its own layer so editing requirements.txt does not download it again.
 RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cu126 torch==2.13.0
 
-COPY trainer/requirements.txt /tmp/trainer-requirements.txt
+COPY requirements.txt /tmp/trainer-requirements.txt
 RUN pip install --no-cache-dir -r /tmp/trainer-requirements.txt
 
 # Code last: a trainer change rebuilds only this small layer. Root-owned, so the
 # training process cannot modify its own code.
-COPY trainer/trainer /app/trainer
+COPY trainer /app/trainer
 
 # Numeric, so runtimes that enforce non-root (runAsNonRoot) can verify it.
 USER 10001:10001

@@ -32,7 +32,7 @@ def check_metric_file_writable(environ: Mapping[str, str]) -> Path:
     path = metric_file_path(environ)
     fix = (
         f"the image must create {path.parent} owned by the user the trainer runs as "
-        f"(uid {os.getuid()}), as images/cpu and images/gpu do for {VERTEX_METRIC_DIR}; "
+        f"(uid {os.getuid()}), as the penguins images do for {VERTEX_METRIC_DIR}; "
         f"outside Vertex, point {METRIC_FILE_VARIABLE} at a writable path"
     )
     what = f"the hypertune metrics directory {path.parent} ({METRIC_FILE_VARIABLE}={path})"
