@@ -1,6 +1,13 @@
 # Over 400 lines: the servicer of every JobService and Operations RPC, with faults and fixtures.
 """A fake Vertex AI ``JobService`` (CustomJob + HyperparameterTuningJob) over real gRPC.
 
+Why this fake stays beside the emulator (``vertex_emulator/``, which really runs jobs): the
+provider tests need what a faithful service cannot give on demand. Faults injected at any
+RPC (including a lost response after the work is done), states scripted to the exact get,
+list lag, IAM denials, trials added by hand, a record of every call, and no processes, no
+SQLite, no storage emulator: hundreds of tests run in milliseconds each. Both enforce the
+same documented rules, from one home: ``vertex_emulator/rules.py``.
+
 The real ``google.cloud.aiplatform_v1.JobServiceClient`` talks to it unchanged: point
 ``VERTEX_AI_EMULATOR_HOST`` at ``fake.address`` (the ``vertex_fake`` fixture does) and the
 provider opens an insecure channel to it. It is served with a generic handler whose
@@ -60,19 +67,17 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, empty_pb2
 from google.rpc import status_pb2
 
-from tests.harness.vertex_rules import (
+from vertex_emulator.rules import (
     CUSTOM,
     END_TIME_STATES,
-    NAME_PATTERN,
-    PARENT_PATTERN,
     TERMINAL,
     TUNING,
-    VERTEX_AI_REGIONS,
     Abort,
     JobState,
     Kind,
     as_state,
-    invalid,
+    check_job_name,
+    check_parent,
     parse_filter,
     transition_problem,
     utc_now,
@@ -294,12 +299,18 @@ class FakeVertexJobService:
         metric_value: float | None,
         state: str = "SUCCEEDED",
         metric_id: str | None = None,
+        metrics: dict[str, float] | None = None,
     ) -> str:
         """Append a trial to a tuning job; returns its id. ``metric_id`` defaults to the
-        study's first metric; ``metric_value=None`` records no final measurement."""
+        study's first metric; ``metric_value=None`` records no final measurement;
+        ``metrics`` (metric id -> value) records several. Like Vertex ("The CustomJob name
+        linked to the Trial. It's set for a HyperparameterTuningJob's Trial", study.proto),
+        the trial names a CustomJob of its own: ``<location>/customJobs/<job id><trial id>``
+        (a name only; the fake runs nothing)."""
         with self._lock:
             job = self._jobs[name].message
             trial_id = str(len(job.trials) + 1)
+            parent, job_id = name.split("/hyperparameterTuningJobs/")
             trial = study.Trial(
                 id=trial_id,
                 state=study.Trial.State[state],
@@ -308,11 +319,17 @@ class FakeVertexJobService:
                     for key, value in parameters.items()
                 ],
                 start_time=utc_now(),
+                custom_job=f"{parent}/customJobs/{job_id}{trial_id}",
             )
+            values = dict(metrics or {})
             if metric_value is not None:
-                metric = metric_id or job.study_spec.metrics[0].metric_id
+                values[metric_id or job.study_spec.metrics[0].metric_id] = metric_value
+            if values:
                 trial.final_measurement = study.Measurement(
-                    metrics=[study.Measurement.Metric(metric_id=metric, value=metric_value)]
+                    metrics=[
+                        study.Measurement.Metric(metric_id=key, value=value)
+                        for key, value in values.items()
+                    ]
                 )
             if state in ("SUCCEEDED", "INFEASIBLE"):
                 trial.end_time = utc_now()
@@ -401,32 +418,11 @@ class FakeVertexJobService:
 
     # ---- RPC implementations (called with the lock held) -----------------------------
 
-    def _check_location(self, field_name: str, location: str) -> None:
-        if location not in VERTEX_AI_REGIONS:
-            raise invalid(
-                field_name,
-                f"Location `{location}` is not a Vertex AI region (there is no global location).",
-            )
-        if self.served_region is not None and location != self.served_region:
-            raise invalid(
-                field_name,
-                "The provided location ID doesn't match the endpoint. The valid location ID is "
-                f"`{self.served_region}`.",
-            )
-
     def _check_parent(self, parent: str) -> None:
-        match = PARENT_PATTERN.match(parent)
-        if match is None:
-            raise invalid(
-                "parent", f"{parent!r} is not projects/{{project}}/locations/{{location}}."
-            )
-        self._check_location("parent", match["location"])
+        check_parent(parent, self.served_region)
 
     def _lookup(self, kind: Kind, name: str) -> _Job:
-        match = NAME_PATTERN.match(name)
-        if match is None or match["collection"] != kind.collection:
-            raise invalid("name", f"{name!r} is not a {kind.rpc} resource name.")
-        self._check_location("name", match["location"])
+        check_job_name(kind, name, self.served_region)
         stored = self._jobs.get(name)
         if stored is None or stored.kind is not kind:
             raise Abort(grpc.StatusCode.NOT_FOUND, f'{kind.rpc} "{name}" not found.')

@@ -9,7 +9,7 @@ from google.cloud import aiplatform_v1
 
 from tests.harness.fake_clock import FakeClock
 from tests.harness.fake_job_service import FakeVertexJobService
-from tests.harness.vertex_rules import CUSTOM
+from vertex_emulator.rules import CUSTOM
 from vertex_jobs.api import Endpoint, make_job_client
 
 PARENT = "projects/my-project/locations/us-central1"

@@ -3,7 +3,7 @@
 Terminal (finished) states: SUCCEEDED, FAILED, CANCELLED, EXPIRED, PARTIALLY_SUCCEEDED. Not
 terminal: QUEUED, PENDING, RUNNING, CANCELLING, PAUSED ("can be resumed"), UPDATING ("goes back
 to the RUNNING state") and UNSPECIFIED. Delete needs a terminal state (FAILED_PRECONDITION
-otherwise); cancel works in every other state. See the comments in fake_job_service.py.
+otherwise); cancel works in every other state. See the comments in vertex_emulator/rules.py.
 """
 
 from __future__ import annotations

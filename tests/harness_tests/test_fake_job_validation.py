@@ -1,6 +1,6 @@
 """The fake rejects what the v1 API documents as invalid, with INVALID_ARGUMENT, and makes
 nothing; the list is eventually consistent when asked. Rules and citations: the
-"create validation" and "locations" sections of fake_job_service.py."""
+"create validation" and "locations" sections of vertex_emulator/rules.py."""
 
 from __future__ import annotations
 

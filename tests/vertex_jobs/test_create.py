@@ -18,7 +18,7 @@ from google.cloud import aiplatform_v1
 
 from tests.harness.fake_job_service import checked, custom_job_inputs, job_spec_with
 from tests.harness.job_kinds import KINDS
-from tests.harness.vertex_rules import CUSTOM
+from vertex_emulator.rules import CUSTOM
 from vertex_jobs.api import VertexJobError
 from vertex_jobs.contract import RESOURCE_UID_LABEL
 from vertex_jobs.providers import CustomJobProvider

@@ -12,12 +12,13 @@ from google.cloud import aiplatform_v1
 
 from tests.harness.fake_job_service import checked, tuning_job_inputs
 from tests.harness.job_kinds import KINDS
-from tests.harness.vertex_rules import TUNING
+from vertex_emulator.rules import TUNING
 from vertex_jobs.contract import RESOURCE_UID_LABEL
 
-CONSOLE = "https://console.cloud.google.com/vertex-ai/locations"
+# Google's SDK links both kinds so (vertex_jobs/links.py); Logs Explorer on the ml_job logs.
+CONSOLE = "https://console.cloud.google.com/agent-platform/locations"
+LOGS = "https://console.cloud.google.com/logs/query;query="
 COLLECTION = {"custom": "customJobs", "tuning": "hyperparameterTuningJobs"}
-SUFFIX = {"custom": "/cpu", "tuning": ""}  # the console has /cpu for custom jobs only
 KMS_KEY = "projects/my-project/locations/europe-west4/keyRings/ring/cryptoKeys/key"
 
 
@@ -41,14 +42,16 @@ def test_create_reports_exactly_the_job_it_submitted(vertex_fake, kind):
     job_id = outs["job_id"]
     assert job_id.isdigit()
     name = f"projects/my-project/locations/europe-west4/{COLLECTION[kind]}/{job_id}"
-    extra = {"trials": [], "best_trial": None} if kind == "tuning" else {}
+    extra = {"trials": [], "best_trial": None, "pareto_trials": None} if kind == "tuning" else {}
     assert {k: v for k, v in outs.items() if k != "create_time"} == {
         **inputs,  # the inputs, echoed; not the pickled provider (the host adds it back)
         "name": name,
         "job_id": job_id,
         "state": "JOB_STATE_QUEUED",
-        "console_url": (
-            f"{CONSOLE}/europe-west4/training/{job_id}{SUFFIX[kind]}?project=my-project"
+        "console_url": f"{CONSOLE}/europe-west4/training/{job_id}?project=my-project",
+        "logs_url": (
+            f"{LOGS}resource.type%3D%22ml_job%22%20AND%20resource.labels.job_id%3D%22{job_id}%22"
+            "?project=my-project"
         ),
         "start_time": None,
         "end_time": None,
@@ -89,7 +92,10 @@ def test_read_with_only_an_id_rebuilds_inputs_and_outputs_from_the_job(vertex_fa
     job_id = name.rsplit("/", 1)[1]
     assert outs["name"] == name and outs["job_id"] == job_id
     assert outs["console_url"] == (
-        f"{CONSOLE}/europe-west4/training/{job_id}{SUFFIX[kind]}?project=other-project"
+        f"{CONSOLE}/europe-west4/training/{job_id}?project=other-project"
+    )
+    assert outs["logs_url"].startswith(LOGS) and outs["logs_url"].endswith(
+        f"%22{job_id}%22?project=other-project"
     )
     assert (outs["project"], outs["region"]) == ("other-project", "europe-west4")
     assert outs["api_endpoint"] is None and outs["wait"] is None  # client-side: not on the job
@@ -104,8 +110,9 @@ def test_read_with_only_an_id_rebuilds_inputs_and_outputs_from_the_job(vertex_fa
         assert outs["study_spec"]["algorithm"] == "RANDOM_SEARCH"
     # Every input the resource reports, plus every output, and nothing else.
     assert set(outs) == (set(inputs) - {"resource_key"}) | {
-        "name", "job_id", "state", "console_url", "create_time", "start_time", "end_time",
-        "error", *(("trials", "best_trial") if kind == "tuning" else ()),
+        "name", "job_id", "state", "console_url", "logs_url", "create_time", "start_time",
+        "end_time", "error",
+        *(("trials", "best_trial", "pareto_trials") if kind == "tuning" else ()),
     }  # fmt: skip
 
 

@@ -1,9 +1,11 @@
 # Over 400 lines: every create, state and filter rule Google documents for JobService, cited.
-"""What Vertex AI documents about its JobService, for the fake to enforce.
+"""What Vertex AI documents about its JobService, enforced by the emulator (server.py) and by
+the test fake (tests/harness/fake_job_service.py) alike.
 
 Job states (`job_state.proto`), locations, what a create must satisfy and the list filter
 grammar, each rule beside the Google documentation it follows. Nothing here comes from the
-provider under test or from `config`: the fake must be able to disagree with them.
+provider (vertex_jobs/) or from `config`: the emulator and the fake must be able to disagree
+with them.
 """
 
 from __future__ import annotations
@@ -177,6 +179,36 @@ def invalid(field_path: str, message: str) -> Abort:
     )
 
 
+def check_location(field_name: str, location: str, served_region: str | None = None) -> None:
+    """A request's location must be a Vertex AI region, and the endpoint's own region when
+    ``served_region`` says which (see "locations" above)."""
+    if location not in VERTEX_AI_REGIONS:
+        raise invalid(
+            field_name,
+            f"Location `{location}` is not a Vertex AI region (there is no global location).",
+        )
+    if served_region is not None and location != served_region:
+        raise invalid(
+            field_name,
+            "The provided location ID doesn't match the endpoint. The valid location ID is "
+            f"`{served_region}`.",
+        )
+
+
+def check_parent(parent: str, served_region: str | None = None) -> None:
+    match = PARENT_PATTERN.match(parent)
+    if match is None:
+        raise invalid("parent", f"{parent!r} is not projects/{{project}}/locations/{{location}}.")
+    check_location("parent", match["location"], served_region)
+
+
+def check_job_name(kind: Kind, name: str, served_region: str | None = None) -> None:
+    match = NAME_PATTERN.match(name)
+    if match is None or match["collection"] != kind.collection:
+        raise invalid("name", f"{name!r} is not a {kind.rpc} resource name.")
+    check_location("name", match["location"], served_region)
+
+
 # CustomJob.labels / HyperparameterTuningJob.labels: "Label keys and values can be no longer
 # than 64 characters (Unicode codepoints), can only contain lowercase letters, numeric
 # characters, underscores and dashes. International characters are allowed. See
@@ -275,10 +307,97 @@ def _validate_job_spec(where: str, spec: Any) -> None:
             )
         if pool.replica_count < 1:
             raise invalid(f"{at}.replica_count", "replica_count must be at least 1.")
+        _check_machine_features(f"{at}.machine_spec", pool.machine_spec)
+    _check_spec_features(where, spec)
 
 
 def _empty(pool: Any) -> bool:
     return type(pool).pb(pool).ByteSize() == 0
+
+
+# ---- persistent resource, reservations, TPUs, PSC interface, experiments ---------------
+#
+# Each rule is what the v1 reference states for the field (custom_job.proto,
+# machine_resources.proto, reservation_affinity.proto, service_networking.proto,
+# persistent_resource_service.proto, metadata_service.proto).
+
+# MachineSpec.tpu_topology: "Corresponds to the TPU topologies available from GKE. (Example:
+# tpu_topology: "2x2x1")": two or three chip counts joined by "x".
+TPU_TOPOLOGY_PATTERN = re.compile(r"^[1-9][0-9]*(x[1-9][0-9]*){1,2}$")
+# ReservationAffinity.values: "This must be the full resource name of the reservation"
+# (Compute Engine: projects/{project}/zones/{zone}/reservations/{reservation}).
+RESERVATION_NAME_KEY = "compute.googleapis.com/reservation-name"
+RESERVATION_PATTERN = re.compile(r"^projects/[^/]+/zones/[^/]+/reservations/[^/]+$")
+# CreatePersistentResourceRequest.persistent_resource_id: "The maximum length is 63
+# characters, and valid characters are /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/."
+PERSISTENT_RESOURCE_ID_PATTERN = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+# CustomJobSpec.experiment: "projects/{project}/locations/{location}/metadataStores/
+# {metadataStores}/contexts/{experiment-name}"; experiment_run: ".../contexts/
+# {experiment-name}-{experiment-run-name}". A context ID "Must be 4-128 characters in length.
+# Valid characters are /[a-z][0-9]-/" (CreateContextRequest.context_id).
+CONTEXT_PATTERN = re.compile(
+    r"^projects/[^/]+/locations/[^/]+/metadataStores/[^/]+/contexts/[a-z0-9-]{4,128}$"
+)
+# PscInterfaceConfig.network_attachment: "The name of the Compute Engine network attachment to
+# attach to the resource within the region and user project": a name, or its resource name
+# projects/{project}/regions/{region}/networkAttachments/{name}.
+NETWORK_ATTACHMENT_PATTERN = re.compile(
+    r"^(projects/[^/]+/regions/[^/]+/networkAttachments/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+)
+
+
+def _check_machine_features(at: str, machine: Any) -> None:
+    if machine.tpu_topology and not TPU_TOPOLOGY_PATTERN.match(machine.tpu_topology):
+        raise invalid(f"{at}.tpu_topology", f'TPU topology "{machine.tpu_topology}" is invalid.')
+    if not type(machine).pb(machine).HasField("reservation_affinity"):
+        return
+    affinity = machine.reservation_affinity
+    kind = type(affinity).Type
+    # reservation_affinity_type: "Required. Specifies the reservation affinity type."
+    if affinity.reservation_affinity_type == kind.TYPE_UNSPECIFIED:
+        raise invalid(
+            f"{at}.reservation_affinity.reservation_affinity_type",
+            "reservation_affinity_type is required.",
+        )
+    # key: "To target a SPECIFIC_RESERVATION by name, use compute.googleapis.com/
+    # reservation-name as the key and specify the name of your reservation as its value."
+    if affinity.reservation_affinity_type == kind.SPECIFIC_RESERVATION:
+        if not affinity.key or not affinity.values:
+            raise invalid(
+                f"{at}.reservation_affinity",
+                "SPECIFIC_RESERVATION needs a key and the reservations as values.",
+            )
+        if affinity.key == RESERVATION_NAME_KEY:
+            for value in affinity.values:
+                if not RESERVATION_PATTERN.match(value):
+                    raise invalid(
+                        f"{at}.reservation_affinity.values",
+                        f'"{value}" is not the full resource name of a reservation.',
+                    )
+
+
+def _check_spec_features(where: str, spec: Any) -> None:
+    resource_id = spec.persistent_resource_id
+    if resource_id and not PERSISTENT_RESOURCE_ID_PATTERN.match(resource_id):
+        raise invalid(
+            f"{where}.persistent_resource_id", f'"{resource_id}" is not a persistent resource ID.'
+        )
+    attachment = spec.psc_interface_config.network_attachment
+    if attachment and not NETWORK_ATTACHMENT_PATTERN.match(attachment):
+        raise invalid(
+            f"{where}.psc_interface_config.network_attachment",
+            f'"{attachment}" is not a network attachment name.',
+        )
+    for name in ("experiment", "experiment_run"):
+        value = getattr(spec, name)
+        if value and not CONTEXT_PATTERN.match(value):
+            raise invalid(f"{where}.{name}", f'"{value}" is not a metadata context name.')
+    if spec.experiment_run and not spec.experiment_run.startswith(f"{spec.experiment}-"):
+        raise invalid(
+            f"{where}.experiment_run",
+            "The experiment run must be a context named {experiment-name}-{run-name} of the "
+            "job's experiment.",
+        )
 
 
 def _validate_tuning(root: str, job: Any) -> None:
@@ -391,6 +510,10 @@ def _check_parameter(where: str, param: Any, grid: bool) -> None:
 # undocumented forms because the real service can refuse them, and the documented ones the
 # fake does not implement (NOT, `:`, wildcards, create_time) so that a test relying on them
 # fails loudly rather than passing on a fake that ignores them.
+# The emulator (`full_grammar=True`) takes the whole documented grammar besides: `NOT` and
+# `-` before a term; `display_name` with `:` and `*` wildcards (any run of characters, in
+# `=`, `!=` and `:`); `labels.<key>:<value>` (equality) and `labels.<key>:*` (existence);
+# `create_time` compared (=, !=, <, <=, >, >=) with an RFC 3339 timestamp in quotes.
 
 _FILTER_TOKEN = re.compile(
     r"""\s*(?:
@@ -402,6 +525,20 @@ _FILTER_TOKEN = re.compile(
     re.VERBOSE,
 )
 _FILTER_FIELDS = ("state", "display_name", "labels")
+_FULL_FILTER_OPERATORS = {
+    "state": ("=", "!="),
+    "display_name": ("=", "!=", ":"),
+    "labels": ("=", "!=", ":"),
+    "create_time": ("=", "!=", "<", "<=", ">", ">="),
+}
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 _FILTER_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -409,9 +546,9 @@ def _filter_error(filter_text: str, problem: str) -> Abort:
     return Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid filter {filter_text!r}: {problem}")
 
 
-def parse_filter(filter_text: str) -> Callable[[Any], bool]:
+def parse_filter(filter_text: str, *, full_grammar: bool = False) -> Callable[[Any], bool]:
     """Parse a list filter into a predicate on a job message (see above); an empty filter
-    matches everything."""
+    matches everything. ``full_grammar``: the emulator's whole documented grammar."""
     tokens: list[tuple[str, str]] = []
     position = 0
     text = filter_text.rstrip()
@@ -456,7 +593,12 @@ def parse_filter(filter_text: str) -> Callable[[Any], bool]:
             parts.append(term())
         return lambda job: any(part(job) for part in parts)
 
-    def term() -> Callable[[Any], bool]:  # ( expression ) | restriction
+    def term() -> Callable[[Any], bool]:  # [NOT | -] ( ( expression ) | restriction )
+        nonlocal index
+        if full_grammar and (peek()[0] == "NOT" or peek() == ("op", "-")):
+            index += 1
+            negated = term()
+            return lambda job: not negated(job)
         if peek() != ("op", "("):
             return restriction()
         take("op", what="'('")
@@ -467,8 +609,9 @@ def parse_filter(filter_text: str) -> Callable[[Any], bool]:
         return inner
 
     def restriction() -> Callable[[Any], bool]:
-        field_name = take("name", what=f"one of {', '.join(_FILTER_FIELDS)}")
-        if field_name not in _FILTER_FIELDS:
+        fields = tuple(_FULL_FILTER_OPERATORS) if full_grammar else _FILTER_FIELDS
+        field_name = take("name", what=f"one of {', '.join(fields)}")
+        if field_name not in fields:
             raise _filter_error(filter_text, f"unsupported field {field_name!r}")
         key = None
         if field_name == "labels":
@@ -482,12 +625,23 @@ def parse_filter(filter_text: str) -> Callable[[Any], bool]:
                     f"invalid label key after {key!r}: a key is a name of lowercase letters, "
                     "digits and '_' ('-' is the negation operator)",
                 )
-        operator = take("op", what="'=' or '!='")
-        if operator not in ("=", "!="):
+        operators = _FULL_FILTER_OPERATORS[field_name] if full_grammar else ("=", "!=")
+        operator = take("op", what=" or ".join(repr(op) for op in operators))
+        if operator not in operators:
             raise _filter_error(filter_text, f"unsupported operator {operator!r}")
+        if field_name == "labels" and operator == ":" and peek() == ("op", "*"):
+            take("op", what="'*'")
+            return lambda job: key in job.labels  # labels.key:* - key existence
         raw = take("string", "name", what="a value")
         wanted = _unquote(raw) if raw.startswith('"') else raw
-        if "*" in wanted:
+        if field_name == "create_time":
+            try:
+                when = datetime.fromisoformat(wanted)
+            except ValueError:
+                raise _filter_error(filter_text, f"{wanted!r} is not an RFC 3339 time") from None
+            compare = _COMPARISONS[operator]
+            return lambda job: compare(job.create_time, when)
+        if "*" in wanted and not (full_grammar and field_name == "display_name"):
             raise _filter_error(filter_text, "wildcards are not implemented by this fake")
         if field_name == "state" and wanted not in JobState.__members__:
             raise _filter_error(filter_text, f"unknown state {wanted!r}")
@@ -499,9 +653,10 @@ def parse_filter(filter_text: str) -> Callable[[Any], bool]:
                 return job.display_name
             return job.labels.get(key, "")
 
-        if operator == "=":
-            return lambda job: actual(job) == wanted
-        return lambda job: actual(job) != wanted
+        pattern = re.compile(".*".join(re.escape(part) for part in wanted.split("*")))
+        if operator in ("=", ":"):
+            return lambda job: pattern.fullmatch(actual(job)) is not None
+        return lambda job: pattern.fullmatch(actual(job)) is None
 
     predicate = expression()
     if index != len(tokens):
