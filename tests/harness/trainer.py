@@ -190,6 +190,41 @@ def read_metrics_file(path: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@dataclass
+class GcsEmulator:
+    """gcp-storage-emulator running in this process (see ``gcs_emulator``)."""
+
+    url: str
+
+    def client(self):  # -> google.cloud.storage.Client, for the test's own uploads
+        from google.cloud import storage
+
+        return storage.Client()
+
+    def upload(self, bucket: str, objects: dict[str, bytes]) -> None:
+        """Create ``bucket`` (if needed) and write each object name -> bytes into it."""
+        client = self.client()
+        target = client.lookup_bucket(bucket) or client.create_bucket(bucket)
+        for name, data in objects.items():
+            target.blob(name).upload_from_string(data)
+
+
+@contextmanager
+def gcs_emulator() -> Iterator[GcsEmulator]:
+    """An in-memory Cloud Storage emulator on a free port. The caller points
+    STORAGE_EMULATOR_HOST at ``.url``, as the local Vertex emulator does for every
+    replica; google-cloud-storage then talks to it without credentials."""
+    from gcp_storage_emulator.server import create_server
+
+    server = create_server("127.0.0.1", 0, in_memory=True)
+    server.start()
+    try:
+        port = server._api._httpd.server_address[1]  # port 0: the one the OS picked
+        yield GcsEmulator(f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))

@@ -1,8 +1,11 @@
 """Fixtures for the trainer tests."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.harness.trainer import GcsEmulator, gcs_emulator
 
 
 @pytest.fixture
@@ -15,3 +18,21 @@ def metrics_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("CLUSTER_SPEC", "MASTER_ADDR", "WORLD_SIZE", "RANK", "AIP_MODEL_DIR"):
         monkeypatch.delenv(name, raising=False)
     return path
+
+
+@pytest.fixture(scope="module")
+def gcs_server() -> Iterator[GcsEmulator]:
+    """One in-memory Cloud Storage emulator per test module (starting one takes a moment)."""
+    with gcs_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def gcs(gcs_server: GcsEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> GcsEmulator:
+    """The emulator, reached as the trainer reaches it on the local stack: through
+    STORAGE_EMULATOR_HOST, with no /gcs FUSE mount (so gs:// inputs are downloaded)."""
+    from trainer import storage
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.url)
+    monkeypatch.setattr(storage, "GCS_FUSE_ROOT", tmp_path / "no-fuse-mount")
+    return gcs_server

@@ -81,7 +81,7 @@ def first_runs(tmp_path_factory: pytest.TempPathFactory) -> list[ReplicaRun]:
 def test_both_replicas_finish_in_one_world_of_two(first_runs: list[ReplicaRun]) -> None:
     for rank, run in zip(RANKS, first_runs, strict=True):
         assert run.returncode == 0, run.stderr
-        assert f"trainer.rank{rank}: device cpu, autocast None, world size 2" in run.stdout
+        assert f"trainer.rank{rank}: device cpu, precision fp32, world size 2" in run.stdout
 
 
 def test_replicas_shut_down_with_the_process_group_closed(

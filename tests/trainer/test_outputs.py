@@ -11,6 +11,7 @@ from os.stat/os.mkdir/os.open for the denied directory (see ``denied_dir``).
 import json
 import os
 import pathlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from tests.harness.trainer import (
     ERROR_PREFIX,
     SAMPLE_TRAIN,
     SAMPLE_VAL,
+    GcsEmulator,
     denied_dir,
     error_lines,
     run_trainer,
@@ -70,10 +72,59 @@ def test_gs_uris_map_to_the_fuse_mount(tmp_path: Path, monkeypatch: pytest.Monke
     assert not list(fuse_root.rglob(".trainer-write-check-*")), "the write probe is removed"
 
 
-def test_gs_output_without_fuse_mount_is_a_clear_error(
+def test_gs_outputs_without_the_mount_are_uploaded_and_a_restart_resumes_from_the_bucket(
+    tmp_path: Path, gcs: GcsEmulator
+) -> None:
+    """As the local emulator runs the trainer: no /gcs, STORAGE_EMULATOR_HOST set. Every
+    output lands in the bucket after each epoch, and a fresh process (a restarted
+    replica) resumes from the checkpoint it finds there."""
+    gcs.upload("upload-bucket", {})
+    outputs = [
+        "--model-dir", "gs://upload-bucket/run/model/",  # Vertex's form: a trailing slash
+        "--checkpoint-dir", "gs://upload-bucket/run/checkpoints/",
+        "--tensorboard-dir", "gs://upload-bucket/run/logs/",
+    ]  # fmt: skip
+    first = task.train(parse_args(trainer_args(tmp_path, *outputs, "--epochs", "2"), {}), {})
+    bucket = gcs.client().bucket("upload-bucket")
+    names = sorted(blob.name for blob in bucket.list_blobs())
+    assert names[:4] == [
+        "run/checkpoints/checkpoint-epoch-00001.pt",
+        "run/checkpoints/checkpoint-epoch-00002.pt",
+        "run/logs/" + names[2].removeprefix("run/logs/"),
+        "run/model/metadata.json",
+    ] and names[2].startswith("run/logs/events.out.tfevents.")
+    assert names[4:] == ["run/model/model.pt"]
+    metadata = json.loads(bucket.blob("run/model/metadata.json").download_as_bytes())
+    assert metadata["final_metrics"]["val_accuracy"] == first.val_accuracy
+
+    resumed = task.train(parse_args(trainer_args(tmp_path, *outputs, "--epochs", "3"), {}), {})
+    assert resumed.start_epoch == 3 and [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    assert bucket.blob("run/checkpoints/checkpoint-epoch-00003.pt").exists()
+
+
+def test_gs_output_the_bucket_refuses_without_the_mount_is_one_line(
+    tmp_path: Path, gcs: GcsEmulator
+) -> None:
+    with pytest.raises(TrainerError) as raised:
+        storage.open_output_dir("gs://no-such-bucket/model", "--model-dir/AIP_MODEL_DIR")
+    message = str(raised.value)
+    assert message.startswith("cannot write gs://no-such-bucket/model (from --model-dir/AIP_")
+    assert message.endswith(
+        "the job's service account needs to create and delete objects in gs://no-such-bucket "
+        "(this stack grants it roles/storage.objectAdmin on the output bucket)"
+    )
+
+
+def test_gs_output_without_the_mount_or_the_storage_client_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(storage, "GCS_FUSE_ROOT", tmp_path / "no-mount")
+    import google.cloud
+
+    monkeypatch.delattr(google.cloud, "storage", raising=False)
+    monkeypatch.setitem(sys.modules, "google.cloud.storage", None)  # so the import fails
+    with pytest.raises(TrainerError, match="FUSE mount .* missing .* google-cloud-storage is not"):
+        storage.open_output_dir("gs://out-bucket/model", "--model-dir/AIP_MODEL_DIR")
     with pytest.raises(TrainerError, match="FUSE mount"):
         storage.prepare_output_dir("gs://out-bucket/model")
 

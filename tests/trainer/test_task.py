@@ -1,8 +1,8 @@
 """The trainer really trains on the sample data (CPU), follows the Vertex output contract,
 gives each hyperparameter flag its effect, and runs as Vertex runs it: a subprocess.
 
-Flag parsing is in test_config.py, input data in test_data.py, output locations in
-test_outputs.py, CLUSTER_SPEC in test_cluster_spec.py.
+Flag parsing is in test_config.py, input data in test_data.py and test_storage.py,
+output locations in test_outputs.py, CLUSTER_SPEC in test_cluster_spec.py.
 """
 
 import importlib.metadata
@@ -46,12 +46,27 @@ def test_training_on_sample_data_beats_chance_clearly(tmp_path: Path) -> None:
     assert outcome.val_accuracy >= 0.9
     assert outcome.history[-1]["train_loss"] < outcome.history[0]["train_loss"]
     assert outcome.device.type == "cpu" and outcome.autocast_dtype is None
+    assert outcome.precision == "fp32"  # auto on the CPU
 
 
 def test_bf16_precision_flag_trains_under_autocast_on_cpu(tmp_path: Path) -> None:
     outcome = train_in_process(tmp_path, "--precision", "bf16", "--epochs", "10")
-    assert outcome.autocast_dtype == torch.bfloat16
+    assert outcome.precision == "bf16" and outcome.autocast_dtype == torch.bfloat16
     assert outcome.val_accuracy >= 0.85
+
+
+def test_tf32_precision_on_the_cpu_is_refused_before_loading_data(tmp_path: Path) -> None:
+    with pytest.raises(TrainerError, match=r"--precision tf32: the CPU lacks TF32"):
+        train_in_process(tmp_path, "--precision", "tf32", "--train-data", "/nonexistent.csv")
+
+
+def test_the_cpu_loop_uses_the_default_adamw_and_leaves_matmul_precision_alone(
+    tmp_path: Path,
+) -> None:
+    before = torch.get_float32_matmul_precision()
+    outcome = train_in_process(tmp_path, "--epochs", "1")
+    assert outcome.optimizer.defaults["fused"] is None
+    assert torch.get_float32_matmul_precision() == before
 
 
 # --- Vertex output contract --------------------------------------------------------
@@ -164,17 +179,19 @@ def test_training_without_tensorboard_installed_logs_the_skip(
     assert not list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
 
-def test_the_tests_install_the_tensorboard_the_images_ship() -> None:
-    def tensorboard_pins(path: Path) -> list[str]:
-        return [line for line in path.read_text().splitlines() if line.startswith("tensorboard")]
-
-    shipped = tensorboard_pins(TRAINER_ROOT / "requirements.txt")
+def test_the_tests_install_the_packages_the_images_ship() -> None:
+    """tensorboard, pyarrow, google-cloud-storage, cloudml-hypertune: the versions tested
+    are the versions pinned for the images."""
+    lines = (TRAINER_ROOT / "requirements.txt").read_text().splitlines()
+    pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
     # The tests install the local stack's requirements, which include the app's own.
     local = (PROJECT_DIR / "requirements-local.txt").read_text().splitlines()
     dev = (PROJECT_DIR / "requirements-dev.txt").read_text().splitlines()
-    assert shipped and "-r images/penguins/requirements.txt" in local
+    assert {"tensorboard", "pyarrow", "google-cloud-storage"} <= set(pins)
+    assert "-r images/penguins/requirements.txt" in local
     assert "-r requirements-local.txt" in dev
-    assert importlib.metadata.version("tensorboard") == shipped[0].split("==")[1]
+    for name, version in pins.items():
+        assert importlib.metadata.version(name) == version, name
 
 
 # --- each hyperparameter flag reaches what it should --------------------------------

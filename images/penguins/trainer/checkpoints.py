@@ -2,6 +2,7 @@
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,17 @@ CHECKPOINT_PATTERN = re.compile(r"checkpoint-epoch-(\d{5})\.pt")
 
 def checkpoint_epochs(directory: Path) -> list[int]:
     """Epochs that have a complete checkpoint in ``directory``, ascending."""
-    matches = (CHECKPOINT_PATTERN.fullmatch(path.name) for path in directory.iterdir())
+    return _epochs(path.name for path in directory.iterdir())
+
+
+def latest_name(names: Iterable[str]) -> str | None:
+    """The file name of the latest checkpoint among ``names`` (e.g. a bucket listing)."""
+    epochs = _epochs(names)
+    return CHECKPOINT_NAME.format(epoch=epochs[-1]) if epochs else None
+
+
+def _epochs(names: Iterable[str]) -> list[int]:
+    matches = (CHECKPOINT_PATTERN.fullmatch(name) for name in names)
     return sorted(int(match.group(1)) for match in matches if match)
 
 

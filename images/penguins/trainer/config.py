@@ -11,7 +11,12 @@ from trainer.errors import TrainerError
 
 DEFAULT_LABEL_COLUMN = "species"
 DEFAULT_METRIC_TAG = "accuracy"
-PRECISION_CHOICES = ("auto", "bf16", "fp32")
+PRECISION_CHOICES = ("auto", "tf32", "bf16", "fp32")
+# Set by Vertex when a custom training pipeline is given a managed data set; for CSV and
+# JSONL exports the URI is a wildcard over shards, e.g. gs://bucket/path/training-*
+# (https://cloud.google.com/vertex-ai/docs/training/using-managed-datasets).
+TRAINING_DATA_VARIABLE = "AIP_TRAINING_DATA_URI"
+VALIDATION_DATA_VARIABLE = "AIP_VALIDATION_DATA_URI"
 
 Number = TypeVar("Number", int, float)
 
@@ -106,12 +111,20 @@ def non_empty(text: str) -> str:
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = _OneLineErrorParser(
         prog="trainer.task",
-        description="Train an MLP classifier on tabular CSV data.",
+        description="Train an MLP classifier on tabular CSV or Parquet data.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--train-data", required=True, help="CSV path or gs:// URI")
-    data.add_argument("--val-data", required=True, help="CSV path or gs:// URI")
+    data.add_argument(
+        "--train-data",
+        default=environ.get(TRAINING_DATA_VARIABLE),
+        help=f"CSV/Parquet path, gs:// URI or wildcard pattern; env {TRAINING_DATA_VARIABLE}",
+    )
+    data.add_argument(
+        "--val-data",
+        default=environ.get(VALIDATION_DATA_VARIABLE),
+        help=f"like --train-data; env {VALIDATION_DATA_VARIABLE}",
+    )
     data.add_argument(
         "--label-column", type=non_empty, default=DEFAULT_LABEL_COLUMN, help="class label column"
     )
@@ -144,7 +157,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "--precision",
         choices=PRECISION_CHOICES,
         default="auto",
-        help="auto: bf16 autocast on CUDA GPUs that support it, fp32 otherwise",
+        help="auto: tf32 on CUDA GPUs that have it (Ampere and newer), fp32 otherwise; "
+        "bf16: bf16 autocast",
     )
 
     outputs = parser.add_argument_group("outputs (gs:// is written through the /gcs mount)")
@@ -167,9 +181,19 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 def parse_args(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> TrainingConfig:
-    """Parse flags; output directories default from the AIP_* variables Vertex sets."""
+    """Parse flags; data and output locations default from the AIP_* variables Vertex
+    sets."""
     environ = os.environ if environ is None else environ
     namespace = build_parser(environ).parse_args(argv)
+    for flag, variable in (
+        ("--train-data", TRAINING_DATA_VARIABLE),
+        ("--val-data", VALIDATION_DATA_VARIABLE),
+    ):
+        if not getattr(namespace, flag.removeprefix("--").replace("-", "_")):
+            raise TrainerError(
+                f"no {flag.removeprefix('--').replace('-', ' ')}: pass {flag} or set {variable} "
+                "(Vertex sets it for a managed data set)"
+            )
     if not namespace.model_dir:
         raise TrainerError("no model directory: pass --model-dir or set AIP_MODEL_DIR")
     return TrainingConfig(

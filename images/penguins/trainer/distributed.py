@@ -119,8 +119,8 @@ class Collective:
     def broadcast_from_chief(self, value: Any) -> Any:
         """Send the chief's ``value`` (tensors and plain data) to every rank.
 
-        Serialized with torch.save rather than dist.broadcast_object_list, which needs
-        numpy, a dependency the trainer otherwise does without.
+        Serialized with torch.save and read back with ``weights_only=True`` rather than
+        sent with dist.broadcast_object_list, which unpickles whatever it receives.
         """
         if not self.enabled:
             return value

@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from trainer import checkpoints, storage
 from trainer.config import TrainingConfig, parse_args
-from trainer.data import FeatureSchema, LabeledTensors, load_train_and_val
+from trainer.data import DataFiles, FeatureSchema, LabeledTensors, load_train_and_val
 from trainer.distributed import (
     Collective,
     resolve_process_group_spec,
@@ -38,8 +38,10 @@ from trainer.reporting import (
     open_scalar_writer,
 )
 from trainer.training import (
-    choose_autocast_dtype,
+    autocast_dtype,
+    build_optimizer,
     choose_device,
+    choose_precision,
     evaluate,
     shard_indices,
     steps_per_epoch,
@@ -59,6 +61,7 @@ class TrainingOutcome:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     device: torch.device
+    precision: str  # fp32, tf32 or bf16: what --precision resolved to
     autocast_dtype: torch.dtype | None
     start_epoch: int
     steps_per_epoch: int
@@ -69,11 +72,12 @@ class TrainingOutcome:
 
 @dataclass(frozen=True)
 class _OutputDirs:
-    """The chief's output directories, created and checked writable at start-up."""
+    """The chief's output directories, created and checked writable at start-up (each
+    with its uploader where it is a gs:// location without the /gcs mount)."""
 
-    model_dir: Path
-    checkpoint_dir: Path | None
-    tensorboard_dir: Path | None
+    model: storage.OutputDir
+    checkpoints: storage.OutputDir | None
+    tensorboard: storage.OutputDir | None
 
 
 @dataclass
@@ -84,6 +88,12 @@ class _ChiefOutputs:
     checkpoint_dir: Path | None
     scalars: ScalarWriter | None
     objective: ObjectiveReporter
+    mirrors: tuple[storage.GcsMirror, ...] = ()
+
+    def sync(self) -> None:
+        """Upload what changed to gs:// locations that have no /gcs mount."""
+        for mirror in self.mirrors:
+            mirror.sync()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,8 +118,9 @@ def train(config: TrainingConfig, environ: Mapping[str, str]) -> TrainingOutcome
     # Only the chief writes, so only it checks; before the data download and the first
     # epoch, so an unwritable location costs seconds, not a trial's worth of training.
     output_dirs = _check_chief_outputs(config) if spec is None or spec.rank == 0 else None
-    train_data, val_data, schema = _load_data(config)
     device = choose_device(environ)
+    precision = choose_precision(config.precision, device)  # may refuse: before the data
+    train_data, val_data, schema = _load_data(config, environ, device)
     if spec:
         log = logging.getLogger("trainer")
         log.info("joining %s as rank %d of %d", spec.init_method, spec.rank, spec.world_size)
@@ -117,7 +128,7 @@ def train(config: TrainingConfig, environ: Mapping[str, str]) -> TrainingOutcome
     completed = False
     try:
         outcome = _train_on_device(
-            config, schema, train_data, val_data, collective, device, output_dirs
+            config, schema, train_data, val_data, collective, precision, output_dirs
         )
         completed = True
     finally:
@@ -125,11 +136,17 @@ def train(config: TrainingConfig, environ: Mapping[str, str]) -> TrainingOutcome
     return outcome
 
 
-def _load_data(config: TrainingConfig) -> tuple[LabeledTensors, LabeledTensors, FeatureSchema]:
+def _load_data(
+    config: TrainingConfig, environ: Mapping[str, str], device: torch.device
+) -> tuple[LabeledTensors, LabeledTensors, FeatureSchema]:
+    """Both data sets, on ``device``; downloads (where there is no /gcs mount) are
+    deleted once read."""
     with tempfile.TemporaryDirectory(prefix="trainer-data-") as download_dir:
-        train_path = storage.localize_input(config.train_data, Path(download_dir))
-        val_path = storage.localize_input(config.val_data, Path(download_dir))
-        return load_train_and_val(train_path, val_path, config.label_column)
+        train_files, val_files = (
+            DataFiles(location, storage.localize_inputs(location, Path(download_dir)))
+            for location in (config.train_data, config.val_data)
+        )
+        return load_train_and_val(train_files, val_files, config.label_column, environ, device)
 
 
 @dataclass
@@ -140,7 +157,7 @@ class _Run:
     schema: FeatureSchema
     collective: Collective
     device: torch.device
-    autocast_dtype: torch.dtype | None
+    precision: str
     model: nn.Module  # the plain module: what checkpoints and the model file hold
     trained: nn.Module  # the module the loop steps: DDP-wrapped when distributed
     optimizer: torch.optim.Optimizer
@@ -154,15 +171,15 @@ def _train_on_device(
     train_data: LabeledTensors,
     val_data: LabeledTensors,
     collective: Collective,
-    device: torch.device,
+    precision: str,
     output_dirs: _OutputDirs | None,
 ) -> TrainingOutcome:
-    run = _set_up_run(config, schema, collective, device, output_dirs)
+    device = train_data.features.device
+    run = _set_up_run(config, schema, collective, device, precision, output_dirs)
     resumed = _resume(run)
     start_epoch = resumed["epoch"] + 1 if resumed else 1
     history: list[dict[str, float]] = resumed["history"] if resumed else []
     run.trained = _wrap_for_ddp(run.model, collective, device)
-    train_data, val_data = train_data.to(device), val_data.to(device)
     steps = steps_per_epoch(len(train_data), collective.world_size, config.batch_size)
     for epoch in range(start_epoch, config.epochs + 1):
         metrics = _run_epoch(run, epoch, train_data, val_data)
@@ -183,7 +200,8 @@ def _train_on_device(
         model=run.model,
         optimizer=run.optimizer,
         device=device,
-        autocast_dtype=run.autocast_dtype,
+        precision=precision,
+        autocast_dtype=autocast_dtype(precision),
         start_epoch=start_epoch,
         steps_per_epoch=steps,
         global_step=int(final["global_step"]),
@@ -197,21 +215,19 @@ def _set_up_run(
     schema: FeatureSchema,
     collective: Collective,
     device: torch.device,
+    precision: str,
     output_dirs: _OutputDirs | None,
 ) -> _Run:
     log = logging.getLogger(f"trainer.rank{collective.rank}")
-    autocast_dtype = choose_autocast_dtype(config.precision, device)
-    log.info("device %s, autocast %s, world size %d", device, autocast_dtype, collective.world_size)
+    log.info("device %s, precision %s, world size %d", device, precision, collective.world_size)
     torch.manual_seed(config.seed)
     model = build_mlp(
         len(schema.feature_names), config.hidden_units, len(schema.class_names), config.dropout
     ).to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
+    optimizer = build_optimizer(model, config.learning_rate, config.weight_decay, device)
     outputs = _open_chief_outputs(config, output_dirs) if output_dirs else None
     return _Run(
-        config, schema, collective, device, autocast_dtype, model, model, optimizer, outputs, log
+        config, schema, collective, device, precision, model, model, optimizer, outputs, log
     )
 
 
@@ -223,8 +239,9 @@ def _run_epoch(
     # uninterrupted one; ranks differ so their masks are independent.
     torch.manual_seed(config.seed * 1_000_003 + epoch * 1_009 + collective.rank)
     indices = shard_indices(len(train_data), epoch, config.seed, collective, run.device)
+    dtype = autocast_dtype(run.precision)
     loss_sum = train_one_epoch(
-        run.trained, run.optimizer, train_data, indices, config.batch_size, run.autocast_dtype
+        run.trained, run.optimizer, train_data, indices, config.batch_size, dtype
     )
     rows_trained = indices.shape[0] * collective.world_size
     return _epoch_metrics(run, loss_sum, rows_trained, val_data)
@@ -252,7 +269,7 @@ def _epoch_metrics(
     """Metrics over all ranks' shards, from one all_reduce and one host read per epoch.
     Every rank divides the same reduced totals, so all ranks agree on the objective."""
     shard = validation_shard(len(val_data), run.collective, run.device)
-    val_totals = evaluate(run.trained, val_data, shard, run.autocast_dtype)
+    val_totals = evaluate(run.trained, val_data, shard, autocast_dtype(run.precision))
     totals = run.collective.all_reduce_sum(torch.cat([val_totals, train_loss_sum.double().view(1)]))
     correct, val_loss_sum, val_rows, train_loss_sum_all = totals.tolist()
     return {
@@ -266,23 +283,27 @@ def _check_chief_outputs(config: TrainingConfig) -> _OutputDirs:
     """Create every output directory and prove it writable, or raise the one-line error."""
     check_metric_file_writable(os.environ)  # hypertune reads os.environ, not ``environ``
 
-    def prepare(location: str | None, flag: str) -> Path | None:
-        return storage.prepare_output_dir(location, flag) if location else None
+    def prepare(location: str | None, flag: str, restore: Any = None) -> storage.OutputDir | None:
+        return storage.open_output_dir(location, flag, restore) if location else None
 
     if not config.checkpoint_dir:
         logging.getLogger("trainer").info("no --checkpoint-dir/AIP_CHECKPOINT_DIR: no checkpoints")
-    model = storage.prepare_output_dir(config.model_dir, "--model-dir/AIP_MODEL_DIR")
-    checkpoints = prepare(config.checkpoint_dir, "--checkpoint-dir/AIP_CHECKPOINT_DIR")
+    model = storage.open_output_dir(config.model_dir, "--model-dir/AIP_MODEL_DIR")
+    # Without the /gcs mount, the latest checkpoint is downloaded, so a restart resumes.
+    restore = checkpoints.latest_name
+    checkpoint_dir = prepare(config.checkpoint_dir, "--checkpoint-dir/AIP_CHECKPOINT_DIR", restore)
     tensorboard = prepare(config.tensorboard_dir, "--tensorboard-dir/AIP_TENSORBOARD_LOG_DIR")
-    return _OutputDirs(model, checkpoints, tensorboard)
+    return _OutputDirs(model, checkpoint_dir, tensorboard)
 
 
 def _open_chief_outputs(config: TrainingConfig, dirs: _OutputDirs) -> _ChiefOutputs:
+    opened = [output for output in (dirs.model, dirs.checkpoints, dirs.tensorboard) if output]
     return _ChiefOutputs(
-        model_dir=dirs.model_dir,
-        checkpoint_dir=dirs.checkpoint_dir,
-        scalars=open_scalar_writer(dirs.tensorboard_dir) if dirs.tensorboard_dir else None,
+        model_dir=dirs.model.path,
+        checkpoint_dir=dirs.checkpoints.path if dirs.checkpoints else None,
+        scalars=open_scalar_writer(dirs.tensorboard.path) if dirs.tensorboard else None,
         objective=ObjectiveReporter(config.metric_tag),
+        mirrors=tuple(output.mirror for output in opened if output.mirror),
     )
 
 
@@ -341,6 +362,7 @@ def _write_epoch_outputs(run: _Run, history: list[dict[str, float]]) -> None:
             "history": history,
         }
         checkpoints.save_checkpoint(run.outputs.checkpoint_dir, epoch, state)
+    run.outputs.sync()
 
 
 def _write_model(run: _Run, history: list[dict[str, float]]) -> None:
@@ -360,6 +382,7 @@ def _write_model(run: _Run, history: list[dict[str, float]]) -> None:
     (model_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
     if run.outputs.scalars:
         run.outputs.scalars.close()
+    run.outputs.sync()
 
 
 def _cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
