@@ -1,9 +1,9 @@
-"""The CPU and GPU training images, built and pushed to the stack's repository."""
+"""The stack's training images, one per (app, flavour), built and pushed to its repository."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -14,11 +14,13 @@ from docker.utils.build import Pattern, PatternMatcher
 from docker.utils.fnmatch import fnmatchcase
 
 from components import child_options
-from config.trainer import IMAGE_FLAVOURS
+from config.apps import App, image_app
 
 # Artifact Registry accepts a short-lived OAuth token as the password of this user.
 REGISTRY_USERNAME = "oauth2accesstoken"
 PLATFORM = "linux/amd64"  # what Vertex AI machines run, whatever the build host is
+# Not a registry: the name the local stack's image references start with.
+LOCAL_IMAGE_REGISTRY = "local.vtrain"
 
 
 def _ignore_patterns(context_dir: Path) -> list[str]:
@@ -105,31 +107,73 @@ def context_hash(context_dir: Path, dockerfile: Path) -> str:
 
 
 @dataclass(frozen=True)
+class ImageBuild:
+    """One image: `name` (`<app>-<flavour>`, also its name in the registry), built from the
+    app's directory with `<flavour>.Dockerfile`."""
+
+    name: str
+    app: App
+    flavour: str
+
+    @classmethod
+    def of(cls, name: str) -> ImageBuild:
+        """The build of a validated image name (`config.apps.known_image`)."""
+        app, flavour = image_app(name)
+        return cls(name=name, app=app, flavour=flavour)
+
+    @property
+    def context_dir(self) -> Path:
+        return self.app.dir
+
+    @property
+    def dockerfile(self) -> Path:
+        return self.app.dockerfile(self.flavour)
+
+    @property
+    def tag(self) -> str:
+        """`ctx-<16 hex of the build context's hash>`: unchanged code, unchanged tag."""
+        return f"ctx-{context_hash(self.context_dir, self.dockerfile)[:16]}"
+
+    @property
+    def local_uri(self) -> str:
+        """What a local stack's jobs run instead of a pushed image (design contract 3):
+        `local.vtrain/<app>/<flavour>:<tag>`. The emulator runs the app from source; the tag
+        is the pushed image's, so a change to the app replaces its jobs, as in the cloud."""
+        return f"{LOCAL_IMAGE_REGISTRY}/{self.app.name}/{self.flavour}:{self.tag}"
+
+
+# Images that had another resource name before apps had their own (issue 11), so deployed
+# stacks adopt them instead of deleting and creating them.
+PREVIOUS_RESOURCE_SUFFIX = {"penguins-cpu": "cpu", "penguins-gpu": "gpu"}
+
+
+@dataclass(frozen=True)
 class TrainingImagesArgs:
     repository_url: pulumi.Input[str]  # <region>-docker.pkg.dev/<project>/<repository>
-    context_dir: Path  # the app: <flavour>.Dockerfile and its code
+    images: list[ImageBuild]
     # The Pulumi project directory, where the program and the docker provider run: build
     # paths are given relative to it, so every checkout path gives the same inputs.
     project_dir: Path
     # The stack's Google access token, pushed as a secret; None: the host's Docker
     # credential helper authenticates each push when it happens (registryAuth docker-config).
     access_token: pulumi.Input[str] | None
-    flavours: list[str] = field(default_factory=lambda: list(IMAGE_FLAVOURS))
 
 
 class TrainingImages(pulumi.ComponentResource):
     """Builds each training image for linux/amd64 and pushes it to Artifact Registry.
 
-    Each image is tagged `ctx-<hash of its build context>`, so an unchanged trainer maps to
-    the same tag and nothing is rebuilt or pushed. Jobs use the pushed repo digest, never
+    Each image is built from its app's directory (`images/<app>/`, the build context) with
+    `<flavour>.Dockerfile`, pushed as `<repository>/<app>-<flavour>`, and tagged
+    `ctx-<hash of its build context>`, so an unchanged app maps to the same tag and nothing
+    is rebuilt or pushed. Jobs use the pushed repo digest, never
     the tag. Every build input is a pure function of the checked-out code: no absolute
     path, no value from the last update (pulumi-docker rebuilds and re-pushes whenever any
     `build` input differs, and a rebuild is not bit-identical, so an immutable tag would
     reject the push). Registry credentials: the stack's Google access token, kept secret
     (pulumi-docker exempts them from its diff), or the host's Docker credential helper.
     Inputs: see `TrainingImagesArgs`.
-    Outputs: `image_names` and `repo_digests`, each by flavour (`cpu`, `gpu`).
-    Creates: one `docker.Image` per flavour.
+    Outputs: `image_names` and `repo_digests`, each by image name (`penguins-cpu`, ...).
+    Creates: one `docker.Image` per image.
     """
 
     image_names: pulumi.Output[dict[str, str]]
@@ -154,28 +198,33 @@ class TrainingImages(pulumi.ComponentResource):
             else docker.RegistryArgs(server=server)
         )
         self.images: dict[str, docker.Image] = {}
-        for flavour in args.flavours:
-            dockerfile = args.context_dir / f"{flavour}.Dockerfile"
-            tag = f"ctx-{context_hash(args.context_dir, dockerfile)[:16]}"
-            self.images[flavour] = docker.Image(
-                f"{name}-{flavour}",
-                image_name=pulumi.Output.concat(repository_url, f"/trainer-{flavour}:{tag}"),
+        for build in args.images:
+            tag = build.tag
+            previous = PREVIOUS_RESOURCE_SUFFIX.get(build.name)
+            self.images[build.name] = docker.Image(
+                f"{name}-{build.name}",
+                image_name=pulumi.Output.concat(repository_url, f"/{build.name}:{tag}"),
                 build=docker.DockerBuildArgs(
                     # Relative to the program's directory; pulumi-docker >= 4.0.1 reads the
                     # Dockerfile path relative to it too, not to the context.
-                    context=args.context_dir.relative_to(args.project_dir).as_posix(),
-                    dockerfile=dockerfile.relative_to(args.project_dir).as_posix(),
+                    context=build.context_dir.relative_to(args.project_dir).as_posix(),
+                    dockerfile=build.dockerfile.relative_to(args.project_dir).as_posix(),
                     platform=PLATFORM,
                     # Inline cache metadata, so a builder can use a pushed image as cache.
                     args={"BUILDKIT_INLINE_CACHE": "1"},
                 ),
                 registry=registry,
-                opts=self._child_opts,
+                opts=pulumi.ResourceOptions.merge(
+                    self._child_opts,
+                    pulumi.ResourceOptions(
+                        aliases=[pulumi.Alias(name=f"{name}-{previous}")] if previous else None
+                    ),
+                ),
             )
         self.image_names = pulumi.Output.all(
-            **{flavour: image.image_name for flavour, image in self.images.items()}
+            **{image_name: image.image_name for image_name, image in self.images.items()}
         )
         self.repo_digests = pulumi.Output.all(
-            **{flavour: image.repo_digest for flavour, image in self.images.items()}
+            **{image_name: image.repo_digest for image_name, image in self.images.items()}
         )
         self.register_outputs({"image_names": self.image_names, "repo_digests": self.repo_digests})

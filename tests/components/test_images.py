@@ -1,4 +1,5 @@
-"""TrainingImages: CPU and GPU images built for Vertex, pushed by content tag, used by digest."""
+"""TrainingImages: each app's CPU and GPU images built for Vertex, pushed by content tag,
+used by digest."""
 
 from __future__ import annotations
 
@@ -11,11 +12,34 @@ import sys
 import pytest
 
 from components.images import context_hash
-from config.trainer import TRAINER_APP_DIR
+from config.apps import image_app, installed
 from tests.harness.engine import FAKE_ACCESS_TOKEN, is_secret, run_stack
 from tests.harness.stack_config import PROJECT_DIR
 
 NS = "vertex-training"
+PENGUINS_DIR = installed()["penguins"].dir
+# A stack that builds two apps' images and runs jobs on each (tests/components/test_jobs.py).
+TWO_APPS = {
+    f"{NS}:images": ["penguins-cpu", "linreg-cpu"],
+    f"{NS}:jobs": [
+        {"name": "penguins-baseline", "image": "penguins-cpu", "args": {"epochs": 5}},
+        {"name": "linreg-train", "image": "linreg-cpu", "args": {"steps": 50}},
+        {
+            "name": "linreg-tuning",
+            "image": "linreg-cpu",
+            "study": {
+                "metric": {"goal": "MINIMIZE"},  # the metric id is the manifest's: mse
+                "parameters": [
+                    {"id": "learning-rate", "type": "double", "min": 0.01, "max": 0.5},
+                    {"id": "steps", "type": "integer", "min": 10, "max": 200},
+                    {"id": "schedule", "type": "categorical", "values": ["constant", "decay"]},
+                ],
+                "maxTrialCount": 6,
+                "parallelTrialCount": 2,
+            },
+        },
+    ],
+}
 
 
 def _images(run) -> dict[str, object]:
@@ -28,17 +52,45 @@ def _images(run) -> dict[str, object]:
 def test_both_images_pushed_to_the_stack_repository(stack_runs):
     run = stack_runs["prod"]
     images = _images(run)
-    assert set(images) == {"cpu", "gpu"}
+    assert set(images) == {"penguins-cpu", "penguins-gpu"}
     repository_url = run.plain_outputs["repositoryUrl"]
-    for flavour, image in images.items():
+    for name, image in images.items():
+        flavour = name.removeprefix("penguins-")
         inputs = image.plain_inputs
-        tag = "ctx-" + context_hash(TRAINER_APP_DIR, TRAINER_APP_DIR / f"{flavour}.Dockerfile")[:16]
-        assert inputs["imageName"] == f"{repository_url}/trainer-{flavour}:{tag}"
+        tag = "ctx-" + context_hash(PENGUINS_DIR, PENGUINS_DIR / f"{flavour}.Dockerfile")[:16]
+        assert inputs["imageName"] == f"{repository_url}/penguins-{flavour}:{tag}"
         assert inputs["build"]["platform"] == "linux/amd64"
         # Relative to the project directory, where pulumi-docker runs: no checkout path.
         assert inputs["build"]["context"] == "images/penguins"
         assert inputs["build"]["dockerfile"] == f"images/penguins/{flavour}.Dockerfile"
         assert inputs["skipPush"] is False
+
+
+def test_each_app_is_built_from_its_own_directory_and_pushed_under_its_name():
+    run = run_stack("dev", TWO_APPS)
+    images = _images(run)
+    assert set(images) == {"penguins-cpu", "linreg-cpu"}
+    repository_url = run.plain_outputs["repositoryUrl"]
+    tags = set()
+    for name, image in images.items():
+        app, flavour = image_app(name)
+        tag = "ctx-" + context_hash(app.dir, app.dockerfile(flavour))[:16]
+        tags.add(tag)
+        assert image.plain_inputs["imageName"] == f"{repository_url}/{name}:{tag}"
+        assert image.plain_inputs["build"]["context"] == f"images/{app.name}"
+        assert image.plain_inputs["build"]["dockerfile"] == f"images/{app.name}/cpu.Dockerfile"
+    assert len(tags) == 2
+    assert set(run.plain_outputs["imageDigests"]) == {"penguins-cpu", "linreg-cpu"}
+
+
+def test_the_penguins_images_keep_the_resources_they_had_before_apps_were_named(stack_runs):
+    """Before issue 11 they were `images-cpu` and `images-gpu`: the aliases make a deployed
+    stack update them in place instead of deleting and creating them."""
+    images = _images(stack_runs["prod"])
+    assert "images-cpu" in images["penguins-cpu"].aliases
+    assert "images-gpu" in images["penguins-gpu"].aliases
+    linreg = _images(run_stack("dev", TWO_APPS))["linreg-cpu"]
+    assert not [alias for alias in linreg.aliases if alias.startswith("images-")]
 
 
 def test_registry_token_mode_pushes_with_the_stack_token_as_a_secret(stack_runs):
@@ -78,25 +130,32 @@ def test_images_wait_for_the_repository_and_its_readers(stack_runs):
         assert {reader.urn for reader in readers} <= set(image.dependencies)
 
 
-def test_repo_digests_are_exported_by_flavour(stack_runs):
+def test_repo_digests_are_exported_by_image_name(stack_runs):
     outputs = stack_runs["prod"].plain_outputs
-    for flavour in ("cpu", "gpu"):
-        image = outputs["images"][flavour]
-        digest = outputs["imageDigests"][flavour]
+    assert (
+        set(outputs["images"]) == set(outputs["imageDigests"]) == {"penguins-cpu", "penguins-gpu"}
+    )
+    for name, image in outputs["images"].items():
+        digest = outputs["imageDigests"][name]
+        assert image.startswith(f"{outputs['repositoryUrl']}/{name}:ctx-")
         assert digest.startswith(image.rsplit(":", 1)[0] + "@sha256:")
 
 
-def test_the_stack_config_chooses_the_flavours(stack_runs):
-    assert set(_images(stack_runs["dev"])) == {"cpu"}
-    gpu_only = run_stack("dev", {f"{NS}:images": ["gpu"], f"{NS}:jobs": []})
-    assert set(_images(gpu_only)) == {"gpu"}
+def test_the_stack_config_chooses_the_images(stack_runs):
+    assert set(_images(stack_runs["dev"])) == {"penguins-cpu"}
+    gpu_only = run_stack("dev", {f"{NS}:images": ["penguins-gpu"], f"{NS}:jobs": []})
+    assert set(_images(gpu_only)) == {"penguins-gpu"}
 
 
-def test_unknown_flavour_is_a_config_error():
+def test_unknown_image_is_a_config_error():
     from config.loader import ConfigError
 
-    with pytest.raises(ConfigError, match=r"images\[0\]: 'gpus' is not an image flavour"):
-        run_stack("dev", {f"{NS}:images": ["gpus"]})
+    with pytest.raises(ConfigError) as raised:
+        run_stack("dev", {f"{NS}:images": ["penguins-gpus"]})
+    assert f"{NS}:images[0]: 'penguins-gpus' is not an image of an app in images/" in str(
+        raised.value
+    )
+    assert raised.value.stack_run.resources == []
 
 
 def _image_inputs(run) -> dict[str, dict]:
@@ -150,7 +209,7 @@ def test_another_checkout_path_gives_identical_image_inputs(tmp_path):
 @pytest.fixture()
 def context_copy(tmp_path):
     copy = tmp_path / "penguins"
-    shutil.copytree(TRAINER_APP_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PENGUINS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
 
 
@@ -174,11 +233,25 @@ def test_tag_changes_with_the_dockerfile(context_copy):
 
 def test_tag_ignores_what_dockerignore_keeps_out(context_copy):
     before = _tag(context_copy)
+    manifest = context_copy / "MLproject"  # read by the program, never by the image
+    manifest.write_text(manifest.read_text() + "\n# changed\n")
     (context_copy / "sample_data" / "extra.csv").write_text("a,b\n1,2\n")
     cache = context_copy / "trainer" / "__pycache__"
     cache.mkdir(exist_ok=True)
     (cache / "task.cpython-311.pyc").write_bytes(b"\0")
     assert _tag(context_copy) == before
+
+
+@pytest.mark.parametrize("app", sorted(installed()))
+def test_no_app_sends_its_manifest_to_docker(app):
+    """The manifest is the program's: a change to it rebuilds no image."""
+    from components.images import _sent_files
+
+    app_dir = installed()[app].dir
+    for flavour in installed()[app].flavours:
+        sent = _sent_files(app_dir, installed()[app].dockerfile(flavour))
+        assert app_dir / "MLproject" not in sent
+        assert app_dir / f"{flavour}.Dockerfile" in sent
 
 
 def test_an_exception_re_includes_shipped_sample_data(context_copy):

