@@ -29,6 +29,19 @@ def stack_names() -> list[str]:
     return sorted(path.name.split(".")[1] for path in STACKS_DIR.glob("Pulumi.*.yaml"))
 
 
+def stack_target(stack: str) -> str:
+    """`gcp` or `local`: the stack file's `target`, else Pulumi.yaml's default."""
+    project = project_file()
+    key = f"{project['name']}:target"
+    return (stack_file(stack).get("config") or {}).get(key, project["config"]["target"]["default"])
+
+
+def cloud_stack_names() -> list[str]:
+    """The stacks that deploy to Google Cloud (CI previews, updates and refreshes them; the
+    policy pack has a config for each). The `local` target runs on one machine only."""
+    return [stack for stack in stack_names() if stack_target(stack) == "gcp"]
+
+
 def stack_file(stack: str) -> dict:
     return yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
 

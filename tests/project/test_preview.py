@@ -3,7 +3,9 @@
 Nothing has been created, so what providers compute on create is unknown: the training
 service account's e-mail and name, the repository's full name, the images' repo digests,
 the service agents' e-mails. Everything the stack's config decides is known, so the diff
-can be reviewed: regions, labels, machine types, bucket names, job arguments.
+can be reviewed: regions, labels, machine types, bucket names, job arguments. The local
+stack computes nothing on create that a job needs (no account, images run from source), so
+its whole diff is known; only the jobs' state is not.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ import pytest
 
 from tests.conftest import SHIPPED_STACKS
 from tests.harness.engine import UNKNOWN, StackRun, reveal
-from tests.harness.stack_config import cli_config, project_file, stack_file
+from tests.harness.stack_config import cli_config, project_file, stack_file, stack_target
 
 NS = "vertex-training"
 JOB_TYPES = (
     "pulumi-python:dynamic/vtrain/jobs:CustomJob",
     "pulumi-python:dynamic/vtrain/jobs:HyperparameterTuningJob",
 )
-BUCKET = "gcp:storage/bucket:Bucket"
+BUCKETS = {"gcp": "gcp:storage/bucket:Bucket", "local": "pulumi-python:dynamic/vtrain/gcs:Bucket"}
+BUCKET_ROLES = {"gcp": ("data", "output", "access-logs"), "local": ("data", "output")}
 # Stack outputs that are computed by a provider, or derived from such a value.
-UNKNOWN_OUTPUTS = {"trainingServiceAccount", "imageDigests", "jobs"}
+UNKNOWN_OUTPUTS = {"gcp": {"trainingServiceAccount", "imageDigests", "jobs"}, "local": {"jobs"}}
 
 Place = tuple[Any, ...]  # keys and indexes into an input
 
@@ -64,6 +67,8 @@ def _with_known(value: Any, known: Any) -> Any:
 def _expected_unknowns(resource) -> set[Place]:
     """What a first preview cannot know of each input, and why."""
     name, inputs = resource.name, reveal(resource.inputs)
+    if resource.type in JOB_TYPES and inputs.get("emulator_host"):  # local: both known
+        return set()
     if resource.type in JOB_TYPES:  # the pushed image's digest; the account's e-mail
         pools = inputs["job_spec"]["worker_pool_specs"]
         return {("job_spec", "service_account")} | {
@@ -118,11 +123,19 @@ def test_job_specs_show_the_image_and_account_unknown_and_the_config_known(runs)
     jobs = {r.name: r.plain_inputs for r in preview.resources if r.type in JOB_TYPES}
     assert set(jobs) == set(stack_jobs)
     project = config["gcp:project"]
+    local = stack_target(preview.stack) == "local"
     for name, job in jobs.items():
         spec = job["job_spec"]
-        assert spec["service_account"] == UNKNOWN
         pools = spec["worker_pool_specs"]
-        assert [pool["container_spec"]["image_uri"] for pool in pools] == [UNKNOWN] * len(pools)
+        images = [pool["container_spec"]["image_uri"] for pool in pools]
+        if local:  # no account; the app's source, by its content tag
+            assert spec["service_account"] == ""
+            assert all(image.startswith("local.vtrain/") for image in images)
+            assert job["emulator_host"] == config[f"{NS}:emulatorHost"]
+        else:
+            assert spec["service_account"] == UNKNOWN
+            assert images == [UNKNOWN] * len(pools)
+            assert job.get("emulator_host") is None  # None is not sent
         assert [pool["machine_spec"]["machine_type"] for pool in pools] == [
             pool["machineType"] for pool in stack_jobs[name]["workerPools"]
         ]
@@ -140,22 +153,28 @@ def test_job_specs_show_the_image_and_account_unknown_and_the_config_known(runs)
 def test_bucket_names_and_regions_are_known(runs):
     preview, _ = runs
     config = cli_config(preview.stack)
-    buckets = {b.plain_inputs["name"]: b.plain_inputs for b in preview.of_type(BUCKET)}
+    target = stack_target(preview.stack)
+    buckets = {b.plain_inputs["name"]: b.plain_inputs for b in preview.of_type(BUCKETS[target])}
     prefix = f"{config['gcp:project']}-{preview.stack}"
-    assert set(buckets) == {f"{prefix}-{role}" for role in ("data", "output", "access-logs")}
+    assert set(buckets) == {f"{prefix}-{role}" for role in BUCKET_ROLES[target]}
     assert {b["location"] for b in buckets.values()} == {config[f"{NS}:region"]}
 
 
 def test_outputs_that_depend_on_computed_values_are_unknown_and_the_rest_known(runs):
     preview, update = runs
     outputs = preview.plain_outputs
-    assert {key for key, value in outputs.items() if _unknown_paths(value)} == UNKNOWN_OUTPUTS
+    target = stack_target(preview.stack)
+    unknown_outputs = UNKNOWN_OUTPUTS[target]
+    assert {key for key, value in outputs.items() if _unknown_paths(value)} == unknown_outputs
     assert {k: v for k, v in outputs.items() if v == UNKNOWN} == dict.fromkeys(
-        UNKNOWN_OUTPUTS, UNKNOWN
+        unknown_outputs, UNKNOWN
     )
-    known = {key: value for key, value in outputs.items() if key not in UNKNOWN_OUTPUTS}
-    assert known == {k: v for k, v in update.plain_outputs.items() if k not in UNKNOWN_OUTPUTS}
+    known = {key: value for key, value in outputs.items() if key not in unknown_outputs}
+    assert known == {k: v for k, v in update.plain_outputs.items() if k not in unknown_outputs}
     config = cli_config(preview.stack)
+    if target == "local":
+        assert "repositoryUrl" not in known
+        return
     assert known["repositoryUrl"] == (
         f"{config[f'{NS}:region']}-docker.pkg.dev/{config['gcp:project']}/"
         f"{config[f'{NS}:repositoryId']}"

@@ -35,6 +35,9 @@ REFRESH_PERMISSION = {
     "pulumi-python:dynamic/vtrain/jobs:HyperparameterTuningJob": (
         "aiplatform.hyperparameterTuningJobs.get"
     ),
+    # The local stack's buckets and objects live in the local storage emulator.
+    "pulumi-python:dynamic/vtrain/gcs:Bucket": None,
+    "pulumi-python:dynamic/vtrain/gcs:Object": None,
 }
 
 # Role -> the permissions of it this project relies on (a subset of each predefined role).
