@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 
 from components import child_options
+from config.cost import accelerator_hours
 from config.jobs import Job
 from vertex_jobs.contract import SUMMARY_OUTPUTS, TUNING_OUTPUTS
 from vertex_jobs.resources import (
@@ -31,7 +32,11 @@ class TrainingJobsArgs:
     default_data: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     api_endpoint: str | None = None
+    # The local stack's Vertex AI emulator (host:port); None: Google's JobService.
+    emulator_host: str | None = None
     kms_key_name: str | None = None
+    # The stack's persistent resource, for jobs with `persistentResource: true`.
+    persistent_resource_id: pulumi.Input[str] | None = None
 
 
 class TrainingJobs(pulumi.ComponentResource):
@@ -42,11 +47,14 @@ class TrainingJobs(pulumi.ComponentResource):
     for tuning jobs, every trial and the best one); `pulumi destroy` cancels and deletes it.
     Inputs: see `TrainingJobsArgs`.
     Outputs: `jobs`, by job name: `vertex_jobs.contract.SUMMARY_OUTPUTS`, and for tuning
-    jobs `TUNING_OUTPUTS` (the best trial and a summary of each trial).
+    jobs `TUNING_OUTPUTS` (the best trial, or the Pareto-optimal ones, and a summary of each
+    trial); `accelerator_hours`, a plain value known at preview: `{total, byJob}`, each job's
+    worst case (`config.cost`).
     Creates: one `CustomJob` or `HyperparameterTuningJob` dynamic resource per job.
     """
 
     jobs: pulumi.Output[dict[str, Any]]
+    accelerator_hours: dict[str, Any]
 
     def __init__(
         self, name: str, args: TrainingJobsArgs, opts: pulumi.ResourceOptions | None = None
@@ -59,13 +67,15 @@ class TrainingJobs(pulumi.ComponentResource):
         self.jobs = pulumi.Output.all(
             **{job_name: _summary(resource) for job_name, resource in self.resources.items()}
         )
-        self.register_outputs({"jobs": self.jobs})
+        self.accelerator_hours = accelerator_hours(args.jobs)
+        self.register_outputs({"jobs": self.jobs, "acceleratorHours": self.accelerator_hours})
 
     def _launch(self, job: Job, args: TrainingJobsArgs) -> CustomJob | HyperparameterTuningJob:
         common: dict[str, Any] = {
             "project": args.project,
             "region": args.region,
             "api_endpoint": args.api_endpoint,
+            "emulator_host": args.emulator_host,
             "display_name": job.name,
             "labels": {**args.labels, **job.labels, "vtrain-job": job.name},
             "job_spec": job_spec(
@@ -78,6 +88,7 @@ class TrainingJobs(pulumi.ComponentResource):
                     "gs://", args.output_bucket, f"/jobs/{job.name}/"
                 ),
                 default_data=args.default_data,
+                persistent_resource_id=args.persistent_resource_id,
             ),
             "encryption_kms_key": args.kms_key_name,
             "wait": job.wait.model_dump() if job.wait else None,

@@ -258,6 +258,58 @@ def fixed_accelerator_count(machine_type: str) -> int | None:
     return int(match["count"]) if match else None
 
 
+# ---- TPUs, reservations, private networking, persistent resources ----------------------
+
+# MachineSpec.tpu_topology: "The topology of the TPUs. Corresponds to the TPU topologies
+# available from GKE" (aiplatform v1 machine_resources.proto). The TPU v5e machine types of the
+# training list above, with the one single-host slice each holds: GKE's "Plan TPUs in GKE"
+# (cloud.google.com/kubernetes-engine/docs/concepts/plan-tpus) and Cloud TPU's v5e slice shapes
+# (cloud.google.com/tpu/docs/v5e, "Configurations": 1x1 is 1 chip, 2x2 is 4, 2x4 is 8; "Each
+# TPU VM in a v5e TPU slice contains 1, 4 or 8 chips"). The multi-host slices (more chips than
+# one VM holds: the larger shapes of that table, on ct5lp-hightpu-4t VMs) are not modelled:
+# how Vertex maps their hosts to a worker pool's replicas is not in the pages cited here.
+TPU_SINGLE_HOST_TOPOLOGY = {
+    "ct5lp-hightpu-1t": "1x1",
+    "ct5lp-hightpu-4t": "2x2",
+    "ct5lp-hightpu-8t": "2x4",
+}
+TPU_V5E_MULTI_HOST_TOPOLOGIES = ("4x4", "4x8", "8x8", "8x16", "16x16")
+
+# ReservationAffinity.Type (aiplatform v1 reservation_affinity.proto) by config spelling.
+RESERVATION_AFFINITY_TYPES = {
+    "ANY": "ANY_RESERVATION",
+    "SPECIFIC": "SPECIFIC_RESERVATION",
+    "NONE": "NO_RESERVATION",
+}
+# ReservationAffinity.key: "To target a SPECIFIC_RESERVATION by name, use
+# compute.googleapis.com/reservation-name as the key"; values: "This must be the full resource
+# name of the reservation" (projects/{project}/zones/{zone}/reservations/{name},
+# cloud.google.com/compute/docs/reference/rest/v1/reservations).
+RESERVATION_NAME_KEY = "compute.googleapis.com/reservation-name"
+RESERVATION_PATTERN = re.compile(
+    r"^projects/[^/]+/zones/(?P<zone>(?P<region>[a-z]+-[a-z]+[0-9]+)-[a-z])/reservations/"
+    r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+)
+# PscInterfaceConfig.network_attachment: "The name of the Compute Engine network attachment to
+# attach to the resource within the region and user project": a name, or the full resource name
+# projects/{project}/regions/{region}/networkAttachments/{name} (Compute's networkAttachments,
+# cloud.google.com/compute/docs/reference/rest/v1/networkAttachments; names are RFC 1035).
+NETWORK_ATTACHMENT_PATTERN = re.compile(
+    r"^(projects/[^/]+/regions/(?P<region>[^/]+)/networkAttachments/)?"
+    r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+)
+# CreatePersistentResourceRequest.persistent_resource_id: "The maximum length is 63 characters,
+# and valid characters are /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/".
+PERSISTENT_RESOURCE_ID_PATTERN = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+# CustomJobSpec.experiment: projects/{project}/locations/{location}/metadataStores/{store}/
+# contexts/{experiment-name}; experiment_run: .../contexts/{experiment-name}-{run-name}. A
+# context ID "Must be 4-128 characters in length. Valid characters are /[a-z][0-9]-/"
+# (CreateContextRequest.context_id).
+EXPERIMENT_CONTEXT_PATTERN = re.compile(
+    r"^projects/[^/]+/locations/(?P<location>[^/]+)/metadataStores/(?P<store>[^/]+)"
+    r"/contexts/(?P<context>[a-z0-9-]{4,128})$"
+)
+
 # ---- jobs ------------------------------------------------------------------------------
 
 # JobState values after which a job never runs again (aiplatform v1 JobState; PAUSED,

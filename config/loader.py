@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
+from config.apps import ManifestError, installed
 from config.base import suggest
 from config.settings import NAMESPACE, StackSettings
 
@@ -23,6 +24,7 @@ class ConfigError(pulumi.RunError):
 # Keys whose value is text. Every other key arrives from the CLI as JSON text (numbers,
 # booleans, lists, objects) and is decoded before validation.
 _TEXT_KEYS = {"region", "kmsKeyName", "repositoryId", "apiEndpoint", "registryAuth", "upIdentity"}
+_TEXT_KEYS |= {"target", "emulatorHost", "storageEmulatorHost"}
 
 
 def _known_keys() -> set[str]:
@@ -107,6 +109,11 @@ def _section_keys(loc: tuple) -> set[str]:
 def validate_settings(raw: dict[str, Any]) -> StackSettings:
     """Validate raw stack config (full keys → parsed values); raise ConfigError on any problem."""
     problems: list[str] = []
+    try:
+        installed()  # the apps' manifests, which image names and job checks rely on
+    except ManifestError as error:
+        lines = str(error).splitlines()
+        raise ConfigError("invalid training app:\n  " + "\n  ".join(lines)) from None
     known = _known_keys()
     for key in sorted(k for k in raw if k.startswith(f"{NAMESPACE}:")):
         name = key.split(":", 1)[1]

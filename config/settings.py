@@ -1,3 +1,4 @@
+# Over 400 lines: the one model of the whole stack config, with its cross-key rules.
 """The whole stack config as one typed, validated model: `StackSettings`.
 
 `config.loader.load_settings()` reads the stack's config and validates it against this
@@ -21,9 +22,11 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from config import catalogue, trainer
+from config import apps, catalogue
 from config.base import ConfigSection, suggest
-from config.jobs import Jobs, image_flavour
+from config.job_features import placement_problems
+from config.jobs import Jobs
+from config.persistent_resource import PersistentResourceSettings
 
 NAMESPACE = "vertex-training"
 STACK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -98,6 +101,64 @@ def _labels(labels: dict[str, str]) -> dict[str, str]:
     return labels
 
 
+# Keys a local stack refuses: each asks for something only Google Cloud does (encryption
+# keys, IAM grants, a private endpoint, a persistent resource), and a stack that silently
+# ran without it would mislead. The keys that only tune cloud resources a local stack does
+# not create (repositoryId, immutableTags, cleanup, registryAuth, grantStorageAnalyticsWriter,
+# buckets) are ignored: the CLI passes their Pulumi.yaml defaults to every stack, so the
+# program cannot tell them from values a stack file sets.
+LOCAL_REFUSED_KEYS = {
+    "kmsKeyName": "customer-managed encryption keys are Cloud KMS keys",
+    "deployers": "there is no IAM to grant anything to",
+    "upIdentity": "there is no IAM: the emulator runs jobs as the user who started it",
+    "grantServiceAgentRegistryRead": "there is no registry and no service agent",
+    "apiEndpoint": "jobs go to emulatorHost",
+    "persistentResource": "there are no Vertex AI machines to reserve",
+}
+EMULATOR_HOST_PATTERN = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$")
+STORAGE_EMULATOR_URL_PATTERN = re.compile(
+    r"^https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}/?$"
+)
+
+
+def _local_target_problems(settings: StackSettings) -> list[str]:
+    """What a `target: local` stack sets that cannot work on one machine."""
+    problems = []
+    refused = {
+        "kmsKeyName": settings.kms_key_name,
+        "deployers": settings.deployers,
+        "upIdentity": settings.up_identity,
+        "grantServiceAgentRegistryRead": settings.grant_service_agent_registry_read,
+        "apiEndpoint": settings.api_endpoint,
+        "persistentResource": settings.persistent_resource,
+    }
+    for key, value in refused.items():
+        if value:
+            shown = "a section" if isinstance(value, BaseModel) else repr(value)
+            problems.append(
+                f"{NAMESPACE}:{key}: {shown} cannot apply to {NAMESPACE}:target 'local' "
+                f"({LOCAL_REFUSED_KEYS[key]}); remove it from the local stack"
+            )
+    addresses = (
+        ("emulatorHost", settings.emulator_host, EMULATOR_HOST_PATTERN, "127.0.0.1:8470"),
+        (
+            "storageEmulatorHost",
+            settings.storage_emulator_host,
+            STORAGE_EMULATOR_URL_PATTERN,
+            "http://127.0.0.1:8471",
+        ),
+    )
+    for key, value, pattern, example in addresses:
+        if not value:
+            problems.append(
+                f"{NAMESPACE}:{key}: required with {NAMESPACE}:target 'local' (e.g. "
+                f"{example!r}, where scripts/local_up.sh starts the emulator)"
+            )
+        elif not pattern.match(value):
+            problems.append(f"{NAMESPACE}:{key}: {value!r} is not like {example!r}")
+    return problems
+
+
 VertexRegion = Annotated[str, AfterValidator(_vertex_region)]
 ProjectId = Annotated[str, AfterValidator(_project_id)]
 Member = Annotated[str, AfterValidator(_member)]
@@ -154,16 +215,44 @@ class StackSettings(BaseModel):
     delete_untagged_after_days: Days
     grant_service_agent_registry_read: bool
     deployers: list[Member]
-    images: Annotated[list[Annotated[str, AfterValidator(image_flavour)]], AfterValidator(_unique)]
+    # `<app>-<flavour>` names (config/apps.py): the images the stack builds and pushes.
+    images: Annotated[
+        list[Annotated[str, AfterValidator(apps.known_image)]], AfterValidator(_unique)
+    ]
     registry_auth: Literal["token", "docker-config"]
     up_identity: Annotated[Member | None, BeforeValidator(lambda member: member or None)]
     grant_storage_analytics_writer: bool
     upload_sample_data: bool
     api_endpoint: Annotated[str | None, BeforeValidator(lambda host: host or None)]
+    # `local`: no Google resources; buckets, sample data and jobs go to the local emulator
+    # (README: Train on this machine) at these two addresses ("" on a gcp stack).
+    target: Literal["gcp", "local"]
+    emulator_host: Annotated[str | None, BeforeValidator(lambda host: host or None)]
+    storage_emulator_host: Annotated[str | None, BeforeValidator(lambda url: url or None)]
     # Structured keys: objects in the stack file, which Pulumi.yaml cannot declare.
     labels: Annotated[dict[str, str], AfterValidator(_labels)] = {}
     jobs: Jobs = []
     buckets: BucketsSettings = BucketsSettings()
+    persistent_resource: PersistentResourceSettings | None = None
+
+    @model_validator(mode="after")
+    def _target_fits_the_stack(self) -> StackSettings:
+        """A local stack names its emulator and asks for nothing only Google can do; a cloud
+        stack names no emulator."""
+        emulator_keys = {"emulatorHost": self.emulator_host}
+        emulator_keys["storageEmulatorHost"] = self.storage_emulator_host
+        if self.target == "gcp":
+            for key, value in emulator_keys.items():
+                if value:
+                    raise ValueError(
+                        f"{NAMESPACE}:{key}: {value!r} is only for {NAMESPACE}:target 'local'; "
+                        "a gcp stack sends its jobs and data to Google (remove the key)"
+                    )
+            return self
+        problems = _local_target_problems(self)
+        if problems:
+            raise ValueError("\n  ".join(problems))  # the loader lists each on its own line
+        return self
 
     @model_validator(mode="after")
     def _one_region(self) -> StackSettings:
@@ -191,7 +280,7 @@ class StackSettings(BaseModel):
 
     @model_validator(mode="after")
     def _jobs_can_be_submitted(self) -> StackSettings:
-        if not self.jobs:
+        if not self.jobs or self.target == "local":  # local: no IAM, the emulator runs them
             return self
         if self.up_identity is None:
             raise ValueError(
@@ -226,7 +315,8 @@ class StackSettings(BaseModel):
                         f"{key}.tensorboard: location {location!r} is not the stack's region "
                         f"{self.region!r}"
                     )
-            missing = [flag for flag in trainer.DATA_FLAGS if flag not in job.args]
+            app, _ = apps.image_app(job.image)
+            missing = [flag for flag in apps.sample_data_flags(app) if flag not in job.args]
             if missing and not self.upload_sample_data:
                 raise ValueError(
                     f"{key}.args: set {', '.join(missing)} (gs:// URIs of your data); "
@@ -252,6 +342,13 @@ class StackSettings(BaseModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _job_features_fit_the_stack(self) -> StackSettings:
+        # Persistent resource, reservations, PSC interface, experiments: where the stack is.
+        for key, problem in placement_problems(self.jobs, self.region, self.persistent_resource):
+            raise ValueError(f"{NAMESPACE}:{key}: {problem}")
+        return self
+
     @property
     def job_submitters(self) -> list[str]:
         """Who may submit jobs as the training account: the deployers and the up identity."""
@@ -271,8 +368,10 @@ class StackSettings(BaseModel):
                     "(RFC 2606) and can never exist, so its IAM grant will fail; point the "
                     "stack at your own principals (README: Use your own project)"
                 )
+        if self.target == "local":
+            return found  # the rest are about Google resources a local stack does not make
         if self.registry_auth == "token" and any(
-            flavour in trainer.GPU_FLAVOURS for flavour in self.images
+            apps.image_app(image)[1] in apps.GPU_FLAVOURS for image in self.images
         ):
             found.append(
                 f"{NAMESPACE}:registryAuth: 'token' with a GPU image: the access token is read "

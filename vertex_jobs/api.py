@@ -104,16 +104,47 @@ class Endpoint:
 
 
 def resolve_endpoint(
-    region: str, api_endpoint: str | None, environ: dict[str, str] | None = None
+    region: str,
+    api_endpoint: str | None,
+    environ: dict[str, str] | None = None,
+    *,
+    emulator: str | None = None,
 ) -> Endpoint:
-    """Emulator env beats `api_endpoint` (Private Service Connect) beats the regional host."""
+    """The resource's own `emulator` (the local stack's `emulator_host`) beats the emulator
+    env, which beats `api_endpoint` (Private Service Connect), which beats the regional host.
+    A local stack's jobs live in its emulator, so nothing in the environment can send them
+    to Google or to another emulator."""
     env = os.environ if environ is None else environ
-    emulator = env.get(EMULATOR_HOST_ENV)
+    emulator = emulator or env.get(EMULATOR_HOST_ENV)
     if emulator:
         return Endpoint(host=emulator, insecure=True)
     if api_endpoint:
         return Endpoint(host=api_endpoint, insecure=False)
     return Endpoint(host=regional_endpoint(region), insecure=False)
+
+
+# How long a local stack's provider waits for its emulator's port before it says the emulator
+# is not running (an unreachable host is UNAVAILABLE, which the client retries for minutes).
+EMULATOR_CONNECT_TIMEOUT_S = 5.0
+
+
+def require_emulator(host: str, timeout_s: float = EMULATOR_CONNECT_TIMEOUT_S) -> None:
+    """Raise `VertexJobError` unless a gRPC server answers at `host` (host:port) in time."""
+    import grpc
+
+    channel = grpc.insecure_channel(host)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout_s)
+    except grpc.FutureTimeoutError:
+        raise VertexJobError(
+            f"no Vertex AI emulator answers at {host} (vertex-training:emulatorHost, the "
+            f"local stack's JobService) after {timeout_s:g}s. Start it first: "
+            "scripts/local_up.sh starts it and runs `pulumi up -s local`; or run "
+            f"`python -m vertex_emulator serve --port {host.rsplit(':', 1)[-1]} --root "
+            ".vtrain-local/emulator --storage-port <port of storageEmulatorHost>`."
+        ) from None
+    finally:
+        channel.close()
 
 
 def make_job_client(endpoint: Endpoint, credentials: Any = None) -> JobServiceClient:

@@ -24,6 +24,8 @@ COMMON_INPUTS = {
     "project": "project ID the job runs in",
     "region": "Vertex AI region the job runs in",
     "api_endpoint": "None for <region>-aiplatform.googleapis.com, else e.g. a PSC endpoint",
+    "emulator_host": "None, or host:port of a Vertex AI JobService emulator (plain gRPC): "
+    "the local stack's jobs go there, never to Google",
     "display_name": "the job's display name (1-128 characters)",
     "labels": "str -> str; the provider adds the resource-uid label",
     "job_spec": "proto3 JSON of CustomJobSpec (a tuning job's trial_job_spec)",
@@ -41,23 +43,28 @@ TUNING_INPUTS = {
 }
 # Inputs that never change the job (how the program talks to the API, which resource it is):
 # updated in place with no API call, never a replacement. Every other input defines the job.
-CLIENT_SIDE_INPUTS = frozenset({"api_endpoint", "wait", "resource_key"})
+CLIENT_SIDE_INPUTS = frozenset({"api_endpoint", "emulator_host", "wait", "resource_key"})
 
 COMMON_OUTPUTS = {
     "resource_uid": "the value of the resource-uid label (32 hex characters)",
     "name": "full resource name projects/<p>/locations/<region>/<kind>/<id> (also the id)",
     "job_id": "the last part of name",
     "state": "JobState name, e.g. JOB_STATE_QUEUED at create; refresh to see later states",
-    "console_url": "the job in the Cloud console",
+    "console_url": "the job's page in the Cloud console (vertex_jobs/links.py)",
+    "logs_url": "the job's logs in Logs Explorer (resource.type=ml_job, its job_id)",
     "create_time": "RFC 3339",
     "start_time": "RFC 3339, or None",
     "end_time": "RFC 3339, or None",
     "error": "{code, message} of a FAILED or CANCELLED job, else None",
 }
 TUNING_OUTPUTS = {
-    "best_trial": "{id, parameters, metric_id, metric_value} of the best SUCCEEDED trial",
-    "trials": "[{id, state, parameters, final_metric_value}]",
+    "best_trial": "{id, parameters, metric_id, metric_value} of the best SUCCEEDED trial; "
+    "None for several metrics (see pareto_trials)",
+    "trials": "[{id, state, parameters, final_metric_value, console_url, logs_url}] (the "
+    "urls of the trial's own CustomJob); with several metrics also final_metrics {id: value}",
+    "pareto_trials": "several metrics: [{id, parameters, metrics}] of the Pareto-optimal "
+    "SUCCEEDED trials; None for one metric",
 }
 
 # What the stack output `jobs` shows per job (a tuning job adds TUNING_OUTPUTS).
-SUMMARY_OUTPUTS = ("name", "state", "console_url", "error")
+SUMMARY_OUTPUTS = ("name", "state", "console_url", "logs_url", "error")

@@ -107,6 +107,7 @@ from vertex_jobs.api import (
     backoff,
     make_job_client,
     operation_not_complete,
+    require_emulator,
     resolve_endpoint,
 )
 from vertex_jobs.contract import (
@@ -117,6 +118,7 @@ from vertex_jobs.contract import (
     TUNING_INPUTS,
     TUNING_OUTPUTS,
 )
+from vertex_jobs.links import job_links
 from vertex_jobs.proto import (
     as_json,
     canonical_proto_json,
@@ -130,7 +132,6 @@ from vertex_jobs.proto import (
 from vertex_jobs.trials import trial_outputs
 from vertex_jobs.validation import check_common, check_tuning
 
-CONSOLE = "https://console.cloud.google.com/vertex-ai/locations"
 _JOB_NAME = re.compile(
     r"^projects/(?P<project>[^/]+)/locations/(?P<region>[^/]+)/[A-Za-z]+/(?P<id>[^/]+)$"
 )
@@ -167,14 +168,16 @@ def _service_account(job_spec: Any) -> str:
 
 def _client_for(props: dict[str, Any], job_name: str | None = None) -> Any:
     region = props.get("region") or _parse_job_name(job_name or "").get("region", "")
-    return make_job_client(resolve_endpoint(region, props.get("api_endpoint")))
+    emulator = props.get("emulator_host")
+    if emulator:
+        require_emulator(emulator)  # a clear error now, not minutes of retried UNAVAILABLE
+    return make_job_client(resolve_endpoint(region, props.get("api_endpoint"), emulator=emulator))
 
 
 class _VertexJobProvider(ResourceProvider):
     """Shared CRUD for Vertex jobs. Stateless: subclasses only set class attributes."""
 
     message: str  # the aiplatform v1 message
-    console_suffix: str  # path after the job id in the console URL
     input_keys: tuple[str, ...] = tuple(COMMON_INPUTS)
     output_keys: tuple[str, ...] = tuple(COMMON_OUTPUTS)
 
@@ -203,6 +206,7 @@ class _VertexJobProvider(ResourceProvider):
         # those attributes); they are not inputs.
         inputs = {k: v for k, v in news.items() if k not in self.output_keys}
         inputs.setdefault("api_endpoint", None)
+        inputs.setdefault("emulator_host", None)
         inputs.setdefault("encryption_kms_key", None)
         inputs.setdefault("wait", None)
         if inputs.get("labels") is None:
@@ -292,7 +296,8 @@ class _VertexJobProvider(ResourceProvider):
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Only client-side inputs (``api_endpoint``, ``wait``) reach here; no API call."""
+        """Only client-side inputs (``api_endpoint``, ``emulator_host``, ``wait``) reach here;
+        no API call."""
         return UpdateResult({**olds, **{k: news.get(k) for k in CLIENT_SIDE_INPUTS}})
 
     # ---- create ------------------------------------------------------------------------
@@ -502,6 +507,7 @@ class _VertexJobProvider(ResourceProvider):
             "project": parsed.get("project"),
             "region": parsed.get("region"),
             "api_endpoint": None,
+            "emulator_host": None,
             "display_name": pb.display_name,
             "labels": dict(pb.labels),
             "encryption_kms_key": pb.encryption_spec.kms_key_name or None,
@@ -525,8 +531,7 @@ class _VertexJobProvider(ResourceProvider):
             "name": pb.name,
             "job_id": job_id,
             "state": state_name(job),
-            "console_url": f"{CONSOLE}/{region}/training/{job_id}{self.console_suffix}"
-            f"?project={project}",
+            **job_links(project, region, job_id),  # console_url, logs_url
             "create_time": timestamp(pb, "create_time"),
             "start_time": timestamp(pb, "start_time"),
             "end_time": timestamp(pb, "end_time"),
@@ -599,7 +604,6 @@ class CustomJobProvider(_VertexJobProvider):
     """Dynamic provider for `google.cloud.aiplatform.v1.CustomJob`."""
 
     message = "CustomJob"
-    console_suffix = "/cpu"
 
     def _create_rpc(self, client: Any, parent: str, job: Any, **options: Any) -> Any:
         return client.create_custom_job(parent=parent, custom_job=job, **options)
@@ -620,14 +624,11 @@ class CustomJobProvider(_VertexJobProvider):
 class HyperparameterTuningJobProvider(_VertexJobProvider):
     """Dynamic provider for `google.cloud.aiplatform.v1.HyperparameterTuningJob`.
 
-    `job_spec` is the `trial_job_spec`. Outputs add `trials` and `best_trial`
-    (`vertex_jobs.trials`).
+    `job_spec` is the `trial_job_spec`. Outputs add `trials`, `best_trial` and
+    `pareto_trials` (`vertex_jobs.trials`).
     """
 
     message = "HyperparameterTuningJob"
-    # The console opens tuning jobs at .../training/<id> (the aiplatform SDK's _dashboard_uri
-    # uses the same "training" job type for both kinds); "/cpu" exists only for custom jobs.
-    console_suffix = ""
     input_keys = (*COMMON_INPUTS, *TUNING_INPUTS)
     output_keys = (*COMMON_OUTPUTS, *TUNING_OUTPUTS)
 
@@ -673,4 +674,4 @@ class HyperparameterTuningJobProvider(_VertexJobProvider):
         }
 
     def _extra_outputs(self, props: dict[str, Any], pb: Any) -> dict[str, Any]:
-        return trial_outputs(pb, props.get("study_spec"))
+        return trial_outputs(pb, props.get("study_spec"), props.get("project"))

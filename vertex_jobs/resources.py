@@ -39,6 +39,7 @@ class CustomJobArgs(TypedDict):
     job_spec: pulumi.Input[dict[str, Any]]
     labels: NotRequired[pulumi.Input[dict[str, str]]]
     api_endpoint: NotRequired[pulumi.Input[str] | None]
+    emulator_host: NotRequired[pulumi.Input[str] | None]
     encryption_kms_key: NotRequired[pulumi.Input[str] | None]
     wait: NotRequired[pulumi.Input[WaitArgs] | None]
 
@@ -83,6 +84,7 @@ class _VertexJob(pulumi.dynamic.Resource):
     project: pulumi.Output[str]
     region: pulumi.Output[str]
     api_endpoint: pulumi.Output[str | None]
+    emulator_host: pulumi.Output[str | None]
     display_name: pulumi.Output[str]
     labels: pulumi.Output[dict[str, str]]
     job_spec: pulumi.Output[dict[str, Any]]
@@ -94,6 +96,7 @@ class _VertexJob(pulumi.dynamic.Resource):
     job_id: pulumi.Output[str]
     state: pulumi.Output[str]
     console_url: pulumi.Output[str]
+    logs_url: pulumi.Output[str]
     create_time: pulumi.Output[str]
     start_time: pulumi.Output[str | None]
     end_time: pulumi.Output[str | None]
@@ -122,6 +125,7 @@ class HyperparameterTuningJob(_VertexJob, module=TYPE_MODULE, name="Hyperparamet
     parallel_trial_count: pulumi.Output[int]
     max_failed_trial_count: pulumi.Output[int]
     best_trial: pulumi.Output[dict[str, Any] | None]
+    pareto_trials: pulumi.Output[list[dict[str, Any]] | None]
     trials: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(

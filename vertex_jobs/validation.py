@@ -41,6 +41,10 @@ def check_common(props: dict[str, Any], failures: list[CheckFailure]) -> None:
     if known("api_endpoint") and endpoint is not None:
         if not (isinstance(endpoint, str) and catalogue.API_ENDPOINT_PATTERN.match(endpoint)):
             fail("api_endpoint", f"must be None or a host[:port], got {endpoint!r}")
+    emulator = props.get("emulator_host")
+    if known("emulator_host") and emulator is not None:
+        if not (isinstance(emulator, str) and catalogue.API_ENDPOINT_PATTERN.match(emulator)):
+            fail("emulator_host", f"must be None or a host:port, got {emulator!r}")
     name = props.get("display_name")
     if known("display_name") and not (
         isinstance(name, str) and 1 <= len(name) <= catalogue.DISPLAY_NAME_MAX_LENGTH

@@ -1,6 +1,6 @@
 """The vertex-training policy pack's policies, one module per concern."""
 
-from . import iam, jobs, registry, stack, storage
+from . import cost, iam, jobs, registry, stack, storage
 
 POLICIES = [
     *storage.POLICIES,
@@ -8,6 +8,7 @@ POLICIES = [
     *iam.POLICIES,
     *jobs.POLICIES,
     *stack.POLICIES,
+    *cost.POLICIES,
 ]
 
 __all__ = ["POLICIES"]

@@ -2,7 +2,8 @@
 
 The job resources' inputs are plain data, defined in the program's `vertex_jobs/contract.py`
 (this venv cannot import it; tests/policy/test_program_copies.py keeps this list in step):
-`project`, `region`, `api_endpoint`, `display_name`, `labels`, `job_spec` (proto3 JSON of
+`project`, `region`, `api_endpoint`, `emulator_host` (the local stack's emulator; None on
+cloud stacks), `display_name`, `labels`, `job_spec` (proto3 JSON of
 aiplatform v1 CustomJobSpec, snake_case), `encryption_kms_key`, `wait`, `resource_key` (set by
 the resource: `<project>/<stack>/<resource name>`), and for tuning jobs `study_spec`,
 `max_trial_count`, `parallel_trial_count`, `max_failed_trial_count`.

@@ -18,6 +18,7 @@ from .values import UNKNOWN, defer, plain
 
 BUCKET = "gcp:storage/bucket:Bucket"
 REPOSITORY = "gcp:artifactregistry/repository:Repository"
+PERSISTENT_RESOURCE = "gcp:vertex/aiPersistentResource:AiPersistentResource"
 SERVICE_ACCOUNT_KEY = "gcp:serviceaccount/key:Key"
 HMAC_KEY = "gcp:storage/hmacKey:HmacKey"
 

@@ -1,8 +1,9 @@
 """Stack-wide guardrail: every regional resource lives in the stack's one region.
 
 Runs on AnalyzeStack (after the preview or update, with each resource's outputs): buckets'
-`location` (GCS upper-cases it, so compared case-insensitively), the repository's `location`,
-jobs' `region`, and the location inside every CMEK key name those resources reference.
+`location` (GCS upper-cases it, so compared case-insensitively), the repository's and the
+persistent resource's `location`, jobs' `region`, and the location inside every CMEK key
+name those resources reference.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pulumi_policy import (
 )
 
 from .jobs import REGION_SCHEMA
-from .resources import BUCKET, REPOSITORY, is_training_job, setting
+from .resources import BUCKET, PERSISTENT_RESOURCE, REPOSITORY, is_training_job, setting
 from .values import UNKNOWN, dig, plain, unverifiable
 
 _KEY_LOCATION = re.compile(r"/locations/([^/]+)/")
@@ -36,6 +37,10 @@ def _placements(resource_type: str, props: dict[str, Any]) -> list[tuple[str, An
     elif resource_type == REPOSITORY:
         fields = [("location", props.get("location"))]
         key, key_field = props.get("kmsKeyName"), "kmsKeyName"
+    elif resource_type == PERSISTENT_RESOURCE:
+        fields = [("location", props.get("location"))]
+        key = dig(props, "encryptionSpec", "kmsKeyName")
+        key_field = "encryptionSpec.kmsKeyName"
     elif is_training_job(resource_type, props):
         fields = [("region", props.get("region"))]
         key, key_field = props.get("encryption_kms_key"), "encryption_kms_key"
@@ -79,8 +84,8 @@ def _one_region(args: StackValidationArgs, report: ReportViolation) -> None:
 POLICIES = [
     StackValidationPolicy(
         name="stack-single-region",
-        description="Buckets, the repository, training jobs and their CMEK keys are all in the "
-        "stack's one region.",
+        description="Buckets, the repository, the persistent resource, training jobs and their "
+        "CMEK keys are all in the stack's one region.",
         validate=_one_region,
         enforcement_level=EnforcementLevel.MANDATORY,
         severity=Severity.HIGH,

@@ -1,3 +1,4 @@
+# Over 400 lines: whole stacks' jobs, in the engine and through the provider host and the fake.
 """TrainingJobs: the stack's configured jobs, launched, refreshed and destroyed for real.
 
 The last tests run whole stacks through Pulumi's dynamic-provider host against the fake
@@ -10,6 +11,8 @@ import pytest
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 
+from tests.components.test_images import TWO_APPS
+from tests.conftest import CLOUD_STACKS
 from tests.harness.engine import run_stack
 from vertex_jobs.contract import CUSTOM_JOB_TYPE, HYPERPARAMETER_TUNING_JOB_TYPE
 
@@ -35,11 +38,10 @@ def test_job_runs_the_stack_image_by_digest_as_the_training_account(stack_run):
     outputs = stack_run.plain_outputs
     for name, job in _jobs(stack_run).items():
         spec = job["job_spec"]
-        flavour = (
-            "gpu" if spec["worker_pool_specs"][0]["machine_spec"].get("accelerator_type") else "cpu"
-        )
+        gpus = spec["worker_pool_specs"][0]["machine_spec"].get("accelerator_type")
+        image = "penguins-gpu" if gpus else "penguins-cpu"
         for pool in spec["worker_pool_specs"]:
-            assert pool["container_spec"]["image_uri"] == outputs["imageDigests"][flavour]
+            assert pool["container_spec"]["image_uri"] == outputs["imageDigests"][image]
             assert "@sha256:" in pool["container_spec"]["image_uri"]
         assert spec["service_account"] == outputs["trainingServiceAccount"]
         prefix = spec["base_output_directory"]["output_uri_prefix"]
@@ -65,11 +67,46 @@ def test_trainer_flags_carry_the_data_and_the_job_args(stack_runs):
 
 def test_own_data_replaces_the_sample_data():
     jobs = [
-        {"name": "own", "args": {"train-data": "gs://mine/t.csv", "val-data": "gs://mine/v.csv"}}
+        {
+            "name": "own",
+            "image": "penguins-cpu",
+            "args": {"train-data": "gs://mine/t.csv", "val-data": "gs://mine/v.csv"},
+        }
     ]
     run = run_stack("dev", {f"{NS}:jobs": jobs, f"{NS}:uploadSampleData": False})
     args = _jobs(run)["own"]["job_spec"]["worker_pool_specs"][0]["container_spec"]["args"]
     assert args == ["--train-data=gs://mine/t.csv", "--val-data=gs://mine/v.csv"]
+
+
+def test_each_app_gets_its_own_image_flags_and_metric():
+    """Two apps in one stack: each job runs its own app's image by digest; only the app that
+    owns the sample data gets it; the tuning job on the second app optimises the metric its
+    manifest declares."""
+    run = run_stack("dev", TWO_APPS)
+    outputs, jobs = run.plain_outputs, _jobs(run)
+    images = {job["image"] for job in TWO_APPS[f"{NS}:jobs"]}
+    assert images == {"penguins-cpu", "linreg-cpu"}
+    for job in TWO_APPS[f"{NS}:jobs"]:
+        (pool,) = jobs[job["name"]]["job_spec"]["worker_pool_specs"]
+        assert pool["container_spec"]["image_uri"] == outputs["imageDigests"][job["image"]]
+    args = {
+        name: job["job_spec"]["worker_pool_specs"][0]["container_spec"]["args"]
+        for name, job in jobs.items()
+    }
+    assert args["penguins-baseline"] == [
+        f"--train-data={outputs['sampleTrainDataUri']}",
+        f"--val-data={outputs['sampleValDataUri']}",
+        "--epochs=5",
+    ]
+    assert args["linreg-train"] == ["--steps=50"]
+    assert args["linreg-tuning"] == []
+    study = jobs["linreg-tuning"]["study_spec"]
+    assert study["metrics"] == [{"metric_id": "mse", "goal": "MINIMIZE"}]
+    assert [p["parameter_id"] for p in study["parameters"]] == [
+        "learning-rate",
+        "steps",
+        "schedule",
+    ]
 
 
 def test_specs_parse_as_the_real_vertex_messages(stack_run):
@@ -132,6 +169,7 @@ def test_command_and_env_reach_the_container():
     jobs = [
         {
             "name": "custom-entry",
+            "image": "penguins-cpu",
             "command": ["python", "-m", "trainer.task"],
             "env": {"TORCH_LOGS": "recompiles"},
         }
@@ -145,7 +183,13 @@ def test_command_and_env_reach_the_container():
 
 
 def test_api_endpoint_and_wait_reach_the_job():
-    jobs = [{"name": "smoke", "wait": {"untilTerminal": True, "timeoutSeconds": 300}}]
+    jobs = [
+        {
+            "name": "smoke",
+            "image": "penguins-cpu",
+            "wait": {"untilTerminal": True, "timeoutSeconds": 300},
+        }
+    ]
     run = run_stack("dev", {f"{NS}:jobs": jobs, f"{NS}:apiEndpoint": "vertex.p.googleapis.com"})
     job = _jobs(run)["smoke"]
     assert job["api_endpoint"] == "vertex.p.googleapis.com"
@@ -169,10 +213,31 @@ def test_up_submits_each_job_once_and_exports_its_state(hosted):
     for summary in exported.values():
         assert summary["name"] in fake.job_names()
         assert summary["state"] in ("JOB_STATE_QUEUED", "JOB_STATE_PENDING")
-        assert summary["console_url"].startswith("https://console.cloud.google.com/vertex-ai/")
+        job_id = summary["name"].rsplit("/", 1)[-1]
+        assert summary["console_url"] == (
+            "https://console.cloud.google.com/agent-platform/locations/us-central1/training/"
+            f"{job_id}?project=acme-ml-staging"
+        )
+        assert summary["logs_url"] == (
+            "https://console.cloud.google.com/logs/query;query=resource.type%3D%22ml_job%22"
+            f"%20AND%20resource.labels.job_id%3D%22{job_id}%22?project=acme-ml-staging"
+        )
     submitted = fake.job(exported["penguins-baseline"]["name"])
     assert submitted.job_spec.service_account == run.plain_outputs["trainingServiceAccount"]
     assert submitted.labels["vtrain-stack"] == "staging"
+
+
+def test_up_submits_the_jobs_of_two_apps_as_vertex_accepts_them(hosted):
+    fake, host = hosted
+    handler = host.engine_handler()
+    run = run_stack("dev", TWO_APPS, resource_handlers={t: handler for t in JOB_TYPES})
+    exported = run.plain_outputs["jobs"]
+    assert set(exported) == {"penguins-baseline", "linreg-train", "linreg-tuning"}
+    assert sorted(fake.job_names()) == sorted(summary["name"] for summary in exported.values())
+    tuning = fake.job(exported["linreg-tuning"]["name"])
+    assert [m.metric_id for m in tuning.study_spec.metrics] == ["mse"]
+    container = tuning.trial_job_spec.worker_pool_specs[0].container_spec
+    assert container.image_uri == run.plain_outputs["imageDigests"]["linreg-cpu"]
 
 
 def test_refresh_reads_the_best_trial_and_destroy_leaves_nothing(hosted):
@@ -250,7 +315,7 @@ def test_jobs_output_after_refresh_has_the_failure_and_the_trials(hosted):
     assert failed["state"] == "JOB_STATE_FAILED"
     assert failed["error"] == {"code": 13, "message": failure}
     assert failed["console_url"].endswith(
-        f"/training/{baseline.id.rsplit('/', 1)[-1]}/cpu?project=acme-ml-staging"
+        f"/training/{baseline.id.rsplit('/', 1)[-1]}?project=acme-ml-staging"
     )
     tuned = exported["penguins-tuning"]
     assert tuned["name"] == tuning.id
@@ -270,3 +335,85 @@ def test_jobs_output_after_refresh_has_the_failure_and_the_trials(hosted):
         ("2", "SUCCEEDED", 32, pytest.approx(0.97)),
         ("3", "INFEASIBLE", 16, pytest.approx(0.99)),
     ]
+
+
+# ---- issue 12: accelerator hours before `up`, tuning features, where to look -----------
+
+
+def test_accelerator_hours_are_each_jobs_worst_case(stack_runs):
+    """prod: penguins-train, 1 L4 x 4 h; penguins-tuning, 1 L4 x 6 h x 40 trials. The CPU
+    stacks use none."""
+    assert stack_runs["prod"].plain_outputs["acceleratorHours"] == {
+        "total": 244,
+        "byJob": {"penguins-train": 4, "penguins-tuning": 240},
+    }
+    for stack in ("dev", "staging"):
+        hours = stack_runs[stack].plain_outputs["acceleratorHours"]
+        assert hours["total"] == 0 and set(hours["byJob"]) == set(_jobs(stack_runs[stack]))
+
+
+def test_accelerator_hours_are_known_at_the_first_preview(preview_runs, stack_runs):
+    for stack in CLOUD_STACKS:  # the local stack runs on this machine and exports none
+        hours = preview_runs[stack].plain_outputs["acceleratorHours"]
+        assert hours == stack_runs[stack].plain_outputs["acceleratorHours"], stack
+
+
+TUNED = {
+    "name": "penguins-tuning",
+    "image": "penguins-cpu",
+    "timeout": "1h",
+    "study": {
+        "metric": {"id": "accuracy", "goal": "MAXIMIZE"},
+        "parameters": [
+            {
+                "id": "batch-size",
+                "type": "discrete",
+                "values": [32, 64],
+                "conditional": [
+                    {
+                        "parentValues": [64],
+                        "parameter": {"id": "epochs", "type": "integer", "min": 5, "max": 20},
+                    }
+                ],
+            }
+        ],
+        "earlyStopping": {"rule": "decay-curve"},
+        "stopping": {"maxTrials": 5, "maxTrialsNoProgress": 3},
+        "maxTrialCount": 6,
+    },
+}
+
+
+def test_a_tuned_job_with_every_study_feature_runs_through_the_host(hosted):
+    """Config -> engine -> dynamic-provider host -> fake Vertex: the study's conditional
+    parameter, decay-curve early stopping and stopping rules reach the submitted job; a
+    refresh reads each trial with the console and logs links of its own CustomJob, and the
+    `jobs` output has the job's links."""
+    fake, host = hosted
+    handler = host.engine_handler()
+    run = run_stack(
+        "dev", {f"{NS}:jobs": [TUNED]}, resource_handlers={t: handler for t in JOB_TYPES}
+    )
+    (tuning,) = run.of_type(HYPERPARAMETER_TUNING_JOB_TYPE)
+    submitted = fake.job(tuning.id).study_spec
+    assert "decay_curve_stopping_spec" in submitted
+    assert submitted.study_stopping_config.max_num_trials == 5
+    assert submitted.study_stopping_config.max_num_trials_no_progress == 3
+    (condition,) = submitted.parameters[0].conditional_parameter_specs
+    assert list(condition.parent_discrete_values.values) == [64.0]
+    summary = run.plain_outputs["jobs"]["penguins-tuning"]
+    job_id = tuning.id.rsplit("/", 1)[-1]
+    assert summary["logs_url"].endswith(f"job_id%3D%22{job_id}%22?project=acme-ml-dev")
+    assert run.plain_outputs["acceleratorHours"] == {"total": 0, "byJob": {"penguins-tuning": 0}}
+
+    fake.advance(tuning.id, "RUNNING")
+    fake.add_trial(tuning.id, {"batch-size": 64.0, "epochs": 12.0}, 0.93)
+    fake.add_trial(tuning.id, {"batch-size": 32.0}, 0.88)
+    refreshed = host.read(tuning.urn, tuning.id, tuning.outputs)["properties"]
+    assert refreshed["best_trial"]["id"] == "1"
+    assert refreshed["best_trial"]["parameters"] == {"batch-size": 64.0, "epochs": 12}
+    assert "pareto_trials" not in refreshed  # one metric: None, dropped on the wire
+    for trial in refreshed["trials"]:
+        trial_job = f"{job_id}{trial['id']}"  # the fake's id for the trial's CustomJob
+        assert trial["console_url"].endswith(f"/training/{trial_job}?project=acme-ml-dev")
+        assert f"job_id%3D%22{trial_job}%22" in trial["logs_url"]

@@ -1,3 +1,4 @@
+# Over 400 lines: one case per rule of a job's pools, study and parameters, as config/jobs.py.
 """Job definitions in the stack config: what Vertex would reject is caught at preview."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ MACHINE_SPEC_KEYS = {
 
 
 def _job(**fields):
-    return {"name": "j", **fields}
+    return {"name": "j", "image": "penguins-cpu", **fields}
 
 
 def _study(**fields):
@@ -42,10 +43,10 @@ def _gpu_pool(machine_type, accelerator, count=None):
 def _assert_accepted(pools):
     """One job per pool: each is registered with the machine spec its pool asks for."""
     jobs = [
-        _job(name=f"j{i}", image="gpu" if "acceleratorType" in pool else "cpu", workerPools=[pool])
+        _job(name=f"j{i}", image=_image_for(pool), workerPools=[pool])
         for i, pool in enumerate(pools)
     ]
-    run = run_stack("dev", {f"{NS}:images": ["cpu", "gpu"], f"{NS}:jobs": jobs})
+    run = run_stack("dev", {f"{NS}:images": ["penguins-cpu", "penguins-gpu"], f"{NS}:jobs": jobs})
     specs = {
         job.name: job.plain_inputs["job_spec"]["worker_pool_specs"][0]["machine_spec"]
         for job in run.of_type("pulumi-python:dynamic/vtrain/jobs:CustomJob")
@@ -57,8 +58,12 @@ def _assert_accepted(pools):
     assert registered == [{key: pool.get(key) for key in MACHINE_SPEC_KEYS} for pool in pools]
 
 
+def _image_for(pool):
+    return "penguins-gpu" if "acceleratorType" in pool else "penguins-cpu"
+
+
 def _rejected(pool):
-    image = "gpu" if "acceleratorType" in pool else "cpu"
+    image = _image_for(pool)
     with pytest.raises(ConfigError) as raised:
         run_stack("dev", {f"{NS}:jobs": [_job(image=image, workerPools=[pool])]})
     assert raised.value.stack_run.resources == []
@@ -69,17 +74,17 @@ def _rejected(pool):
 
 BAD_JOBS = {
     "L4 on N1": (
-        _job(image="gpu", workerPools=[{**T4, "acceleratorType": "NVIDIA_L4"}]),
+        _job(image="penguins-gpu", workerPools=[{**T4, "acceleratorType": "NVIDIA_L4"}]),
         "jobs[0].workerPools[0]: acceleratorType 'NVIDIA_L4' needs a machineType starting "
         "with 'g2-', not 'n1-standard-8'",
     ),
     "T4 on G2": (
-        _job(image="gpu", workerPools=[{**T4, "machineType": "g2-standard-8"}]),
+        _job(image="penguins-gpu", workerPools=[{**T4, "machineType": "g2-standard-8"}]),
         "acceleratorType 'NVIDIA_TESLA_T4' needs a machineType starting with 'n1-'",
     ),
     "A100 on A3": (
         _job(
-            image="gpu",
+            image="penguins-gpu",
             workerPools=[
                 {
                     "machineType": "a3-highgpu-8g",
@@ -92,7 +97,7 @@ BAD_JOBS = {
     ),
     "H100 count not the machine's": (
         _job(
-            image="gpu",
+            image="penguins-gpu",
             workerPools=[
                 {
                     "machineType": "a3-highgpu-8g",
@@ -104,17 +109,21 @@ BAD_JOBS = {
         "machineType 'a3-highgpu-8g' has exactly 8 GPU(s); acceleratorCount is 4",
     ),
     "T4 count N1 does not offer": (
-        _job(image="gpu", workerPools=[{**T4, "acceleratorCount": 3}]),
+        _job(image="penguins-gpu", workerPools=[{**T4, "acceleratorCount": 3}]),
         "acceleratorCount 3 is not available for NVIDIA_TESLA_T4 on n1-standard-8; "
         "allowed: 1, 2, 4",
     ),
     "V100 count that N1 size does not take": (
-        _job(image="gpu", workerPools=[_gpu_pool("n1-standard-16", "NVIDIA_TESLA_V100", 1)]),
+        _job(
+            image="penguins-gpu", workerPools=[_gpu_pool("n1-standard-16", "NVIDIA_TESLA_V100", 1)]
+        ),
         "acceleratorCount 1 is not available for NVIDIA_TESLA_V100 on n1-standard-16; "
         "allowed: 2, 4, 8",
     ),
     "P100 on an N1 size too large for it": (
-        _job(image="gpu", workerPools=[_gpu_pool("n1-standard-64", "NVIDIA_TESLA_P100", 4)]),
+        _job(
+            image="penguins-gpu", workerPools=[_gpu_pool("n1-standard-64", "NVIDIA_TESLA_P100", 4)]
+        ),
         "jobs[0].workerPools[0]: acceleratorType 'NVIDIA_TESLA_P100' is not available on "
         "'n1-standard-64'; it takes NVIDIA_TESLA_P4, NVIDIA_TESLA_T4, NVIDIA_TESLA_V100",
     ),
@@ -130,10 +139,13 @@ BAD_JOBS = {
     "TPU machine": (
         _job(workerPools=[{"machineType": "ct5lp-hightpu-4t"}]),
         "jobs[0].workerPools[0]: machineType 'ct5lp-hightpu-4t' runs on TPUs; "
-        "this stack attaches only GPUs",
+        "set tpuTopology '2x2'",
     ),
     "type without count": (
-        _job(image="gpu", workerPools=[{"machineType": "n1-standard-8", "acceleratorType": "T"}]),
+        _job(
+            image="penguins-gpu",
+            workerPools=[{"machineType": "n1-standard-8", "acceleratorType": "T"}],
+        ),
         "set both acceleratorType and acceleratorCount, or neither",
     ),
     "count without type": (
@@ -145,17 +157,29 @@ BAD_JOBS = {
         "machineType 'a2-highgpu-1g' comes with GPUs; set acceleratorType and acceleratorCount",
     ),
     "unknown accelerator": (
-        _job(image="gpu", workerPools=[{**T4, "acceleratorType": "NVIDIA_GTX_1080"}]),
+        _job(image="penguins-gpu", workerPools=[{**T4, "acceleratorType": "NVIDIA_GTX_1080"}]),
         "acceleratorType 'NVIDIA_GTX_1080' is not supported",
     ),
     "cpu image on GPUs": (
-        _job(image="cpu", workerPools=[T4]),
-        "jobs[0]: image 'cpu' on pools with GPUs leaves them idle; use image: gpu",
+        _job(image="penguins-cpu", workerPools=[T4]),
+        "jobs[0]: image 'penguins-cpu' on pools with GPUs leaves them idle; "
+        "use image: penguins-gpu",
     ),
     "gpu image without GPUs": (
-        _job(image="gpu"),
-        "jobs[0]: image 'gpu' needs pools with acceleratorType; use image: cpu",
+        _job(image="penguins-gpu"),
+        "jobs[0]: image 'penguins-gpu' needs pools with acceleratorType; use image: penguins-cpu",
     ),
+    "cpu-only app on GPUs": (
+        _job(image="linreg-cpu", workerPools=[T4]),
+        "jobs[0]: image 'linreg-cpu' on pools with GPUs leaves them idle; "
+        "app 'linreg' has no GPU image",
+    ),
+    "image without its app": (
+        _job(image="cpu"),
+        "jobs[0].image: 'cpu' is not an image of an app in images/; allowed: linreg-cpu, "
+        "penguins-cpu, penguins-gpu",
+    ),
+    "image not set": ({"name": "j"}, "jobs[0].image: required but not set"),
     "chief with replicas": (
         _job(workerPools=[{"replicaCount": 2}]),
         "workerPools[0] is the chief and runs exactly 1 replica, not 2",
@@ -184,17 +208,68 @@ BAD_JOBS = {
         _job(study=_study(parameters=[{**LOG_LR, "min": 0}])),
         "learning-rate: scale 'log' needs a positive range; min is 0.0",
     ),
-    "not a trainer flag": (
+    "not a hyperparameter of the app": (
         _job(study=_study(parameters=[{**LOG_LR, "id": "lr"}])),
-        "id 'lr' is not a trainer hyperparameter flag; allowed: learning-rate",
+        "jobs[0]: job 'j' (image 'penguins-cpu'): study.parameters[0]: 'lr' is not a "
+        "hyperparameter of app 'penguins'; allowed: learning-rate, batch-size, hidden-units, "
+        "epochs, weight-decay, dropout, seed",
     ),
-    "metric the trainer does not report": (
+    "a flag that is not a hyperparameter": (
+        _job(
+            study=_study(
+                parameters=[{"id": "label-column", "type": "categorical", "values": ["a"]}]
+            )
+        ),
+        "study.parameters[0]: 'label-column' is not a hyperparameter of app 'penguins'",
+    ),
+    "double for an int flag": (
+        _job(study=_study(parameters=[{"id": "epochs", "type": "double", "min": 1, "max": 9}])),
+        "job 'j' (image 'penguins-cpu'): study.parameters[0]: type 'double' does not fit "
+        "'epochs', an int flag of app 'penguins'; use integer or discrete",
+    ),
+    "categorical for a float flag": (
+        _job(study=_study(parameters=[{"id": "dropout", "type": "categorical", "values": ["a"]}])),
+        "type 'categorical' does not fit 'dropout', a float flag of app 'penguins'; use double "
+        "or integer or discrete",
+    ),
+    "fractional discrete values for an int flag": (
+        _job(
+            study=_study(
+                parameters=[{"id": "batch-size", "type": "discrete", "values": [16, 24.5]}]
+            )
+        ),
+        "study.parameters[0]: discrete values [24.5] of 'batch-size' are not whole numbers; it "
+        "is an int flag of app 'penguins'",
+    ),
+    "metric the app does not report": (
         _job(study=_study(metric={"id": "loss", "goal": "MINIMIZE"})),
-        "study.metric.id 'loss' is not what the trainer reports (its --metric-tag is 'accuracy')",
+        "jobs[0]: job 'j' (image 'penguins-cpu'): study.metric.id 'loss' is not a metric app "
+        "'penguins' reports; it reports accuracy",
     ),
-    "metric other than the trainer's --metric-tag": (
-        _job(args={"metric-tag": "loss"}, study=_study()),
-        "study.metric.id 'accuracy' is not what the trainer reports (its --metric-tag is 'loss')",
+    "metric other than the one the job's args rename it to": (
+        _job(args={"metric-tag": "loss"}, study=_study(metric={"id": "accuracy"})),
+        "study.metric.id 'accuracy' is not a metric app 'penguins' reports; it reports loss "
+        "(args metric-tag)",
+    ),
+    "another app's metric": (
+        _job(image="linreg-cpu", study=_study(metric={"id": "accuracy"}, parameters=[LOG_LR])),
+        "job 'j' (image 'linreg-cpu'): study.metric.id 'accuracy' is not a metric app 'linreg' "
+        "reports; it reports mse",
+    ),
+    "another app's hyperparameter": (
+        _job(image="linreg-cpu", study=_study(parameters=[{**LOG_LR, "id": "dropout"}])),
+        "job 'j' (image 'linreg-cpu'): study.parameters[0]: 'dropout' is not a hyperparameter "
+        "of app 'linreg'; allowed: learning-rate, steps, schedule",
+    ),
+    "args key the app does not take": (
+        _job(args={"learning_rate": 0.1}),
+        "jobs[0]: job 'j' (image 'penguins-cpu'): args: 'learning_rate' is not a flag of app "
+        "'penguins'; allowed: learning-rate, batch-size",
+    ),
+    "args key of another app": (
+        _job(image="linreg-cpu", args={"epochs": 3}),
+        "args: 'epochs' is not a flag of app 'linreg'; allowed: learning-rate, steps, schedule, "
+        "seed, model-dir",
     ),
     "bad goal": (
         _job(study=_study(metric={"id": "accuracy", "goal": "MAX"})),
@@ -226,8 +301,8 @@ BAD_JOBS = {
         "jobs[0].tensorboard: location 'europe-west4' is not the stack's region 'us-central1'",
     ),
     "image the stack does not build": (
-        _job(image="gpu", workerPools=[T4]),
-        "jobs[0].image: 'gpu' is not built by this stack",
+        _job(image="penguins-gpu", workerPools=[T4]),
+        "jobs[0].image: 'penguins-gpu' is not built by this stack",
     ),
     "repeated names": ([_job(), _job()], "vertex-training:jobs: job names repeat: j"),
     "name with capitals": (_job(name="Baseline"), "name 'Baseline': 1-40 lowercase letters"),
@@ -363,3 +438,43 @@ def test_an_unsupported_accelerator_lists_every_supported_one():
     message = _rejected({**T4, "acceleratorType": "NVIDIA_GTX_1080"})
     allowed = message.split("acceleratorType 'NVIDIA_GTX_1080' is not supported; allowed: ")[1]
     assert set(allowed.splitlines()[0].split(", ")) == DOC_GPUS
+
+
+@pytest.mark.parametrize(
+    "job, metric",
+    [
+        (_job(study=_study()), "accuracy"),
+        (_job(args={"metric-tag": "f1"}, study=_study()), "f1"),
+        (_job(image="linreg-cpu", study=_study()), "mse"),
+        (_job(image="linreg-cpu", study=_study(metric={"goal": "MINIMIZE"})), "mse"),
+    ],
+    ids=["penguins", "renamed by args", "linreg", "linreg with a goal"],
+)
+def test_an_unset_study_metric_is_the_one_the_jobs_app_reports(job, metric):
+    assert Job.model_validate(job).study.metric.id == metric
+
+
+def test_args_of_a_command_of_the_jobs_own_are_not_the_apps_flags():
+    job = _job(command=["python", "-m", "trainer.export"], args={"format": "onnx"})
+    assert Job.model_validate(job).args == {"format": "onnx"}
+    with pytest.raises(ValueError, match="'format' is not a flag of app 'penguins'"):
+        Job.model_validate({**job, "command": []})
+
+
+def test_each_study_type_that_fits_a_flag_type_is_accepted():
+    """Vertex passes a trial's value as --<id>=<value>: a float flag takes any number, an int
+    flag whole numbers, a string flag a category."""
+    parameters = [
+        {"id": "learning-rate", "type": "double", "min": 0.001, "max": 0.1},
+        {"id": "weight-decay", "type": "integer", "min": 0, "max": 1},
+        {"id": "dropout", "type": "discrete", "values": [0.0, 0.25]},
+        {"id": "epochs", "type": "integer", "min": 1, "max": 9},
+        {"id": "batch-size", "type": "discrete", "values": [16, 32.0]},
+    ]
+    job = Job.model_validate(_job(study=_study(parameters=parameters)))
+    assert [p.id for p in job.study.parameters] == [p["id"] for p in parameters]
+    linreg = _job(
+        image="linreg-cpu",
+        study=_study(parameters=[{"id": "schedule", "type": "categorical", "values": ["decay"]}]),
+    )
+    assert Job.model_validate(linreg).study.parameters[0].type == "categorical"

@@ -23,12 +23,15 @@ VALID = {
     f"{NS}:deleteUntaggedAfterDays": 14,
     f"{NS}:grantServiceAgentRegistryRead": False,
     f"{NS}:deployers": [],
-    f"{NS}:images": ["cpu"],
+    f"{NS}:images": ["penguins-cpu"],
     f"{NS}:registryAuth": "token",
     f"{NS}:upIdentity": "serviceAccount:ci@acme-ml-dev.iam.gserviceaccount.com",
     f"{NS}:grantStorageAnalyticsWriter": True,
     f"{NS}:uploadSampleData": True,
     f"{NS}:apiEndpoint": "",
+    f"{NS}:target": "gcp",
+    f"{NS}:emulatorHost": "",
+    f"{NS}:storageEmulatorHost": "",
 }
 EPOCHS = {"id": "epochs", "type": "integer", "min": 1, "max": 5}
 
@@ -45,7 +48,7 @@ def _problems(overrides: dict) -> list[str]:
 
 
 def _job_problems(**job) -> list[str]:
-    return _problems({f"{NS}:jobs": [{"name": "j", **job}]})
+    return _problems({f"{NS}:jobs": [{"name": "j", "image": "penguins-cpu", **job}]})
 
 
 def test_the_valid_config_is_accepted():
@@ -133,7 +136,7 @@ def test_an_unknown_key_of_another_namespace_lists_the_stack_keys():
             {"workerPools": [{}, {"machineTyp": "n1-standard-4"}]},
             "jobs[0].workerPools[1].machineTyp: unknown key; did you mean 'machineType'? "
             "(allowed: acceleratorCount, acceleratorType, bootDiskSizeGb, bootDiskType, "
-            "machineType, replicaCount)",
+            "machineType, replicaCount, reservationAffinity, tpuTopology)",
         ),
         (  # inside an optional section
             {"wait": {"timeout": 60}},
@@ -147,7 +150,7 @@ def test_an_unknown_key_of_another_namespace_lists_the_stack_keys():
         (
             {"study": {"maxTrialCount": 2, "parameters": [{**EPOCHS, "scal": "log"}]}},
             "jobs[0].study.parameters[0].scal: unknown key; did you mean 'scale'? "
-            "(allowed: id, max, min, scale, type, values)",
+            "(allowed: conditional, id, max, min, scale, type, values)",
         ),
     ],
     ids=["list of sections", "optional section", "nested optional", "parameter"],

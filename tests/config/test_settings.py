@@ -168,15 +168,23 @@ def _problem(**overrides) -> str:
     return problem
 
 
-JOB = {"name": "j", "args": {"train-data": "gs://d/t.csv", "val-data": "gs://d/v.csv"}}
+JOB = {
+    "name": "j",
+    "image": "penguins-cpu",
+    "args": {"train-data": "gs://d/t.csv", "val-data": "gs://d/v.csv"},
+}
 
 
 def test_jobs_without_sample_data_must_name_their_data():
-    assert _problem(uploadSampleData=False, jobs=[JOB, {"name": "k"}]) == (
+    assert _problem(uploadSampleData=False, jobs=[JOB, {"name": "k", "image": "penguins-cpu"}]) == (
         f"{NS}:jobs[1].args: set train-data, val-data (gs:// URIs of your data); "
         f"{NS}:uploadSampleData is false, so there is no sample data"
     )
     assert _settings(uploadSampleData=False, jobs=[JOB]).jobs[0].name == "j"
+    # The sample data is the penguins app's: an app without data flags needs none.
+    linreg = {"name": "k", "image": "linreg-cpu"}
+    settings = _settings(uploadSampleData=False, images=["linreg-cpu"], jobs=[linreg])
+    assert settings.jobs[0].args == {}
 
 
 def test_a_reserved_label_on_a_job_is_named_with_the_jobs_path():
@@ -200,15 +208,30 @@ def test_an_api_endpoint_that_is_not_a_host_is_rejected():
 
 
 def test_an_image_listed_twice_is_rejected():
-    assert _problem(images=["cpu", "gpu", "cpu"]) == (
-        f"{NS}:images: ['cpu', 'gpu', 'cpu'] lists an entry twice"
+    assert _problem(images=["penguins-cpu", "penguins-gpu", "penguins-cpu"]) == (
+        f"{NS}:images: ['penguins-cpu', 'penguins-gpu', 'penguins-cpu'] lists an entry twice"
     )
 
 
-def test_an_unknown_image_flavour_gets_the_allowed_ones_and_a_suggestion():
-    assert _problem(images=["cpu", "gpus"]) == (
-        f"{NS}:images[1]: 'gpus' is not an image flavour; allowed: cpu, gpu; did you mean 'gpu'?"
+@pytest.mark.parametrize(
+    "image, suggestion",
+    [
+        ("penguins-gpus", "; did you mean 'penguins-gpu'?"),  # unknown flavour
+        ("penguin-cpu", "; did you mean 'penguins-cpu'?"),  # unknown app
+        ("linreg-gpu", "; did you mean 'linreg-cpu'?"),  # a flavour the app does not ship
+        ("gpu", ""),  # the flavour alone, as stacks named images before apps
+    ],
+)
+def test_an_unknown_image_gets_the_allowed_ones_and_a_suggestion(image, suggestion):
+    assert _problem(images=["penguins-cpu", image]) == (
+        f"{NS}:images[1]: {image!r} is not an image of an app in images/; allowed: linreg-cpu, "
+        f"penguins-cpu, penguins-gpu{suggestion}"
     )
+
+
+def test_the_images_of_several_apps_may_be_built_by_one_stack():
+    images = ["penguins-cpu", "linreg-cpu", "penguins-gpu"]
+    assert _settings(images=images, registryAuth="docker-config").images == images
 
 
 def test_an_empty_kms_key_means_google_managed_keys():
@@ -235,14 +258,14 @@ def test_an_up_identity_in_the_example_domain_is_warned_about():
 
 
 def test_token_auth_is_warned_about_only_with_a_gpu_image():
-    assert _settings(images=["cpu"]).warnings() == []
-    assert _settings(images=["cpu", "gpu"]).warnings() == [
+    assert _settings(images=["penguins-cpu", "linreg-cpu"]).warnings() == []
+    assert _settings(images=["penguins-cpu", "penguins-gpu"]).warnings() == [
         f"{NS}:registryAuth: 'token' with a GPU image: the access token is read when the "
         "program starts and lasts about an hour, and a GPU build can outlast it, so the push "
         "would fail unauthenticated; set registryAuth: docker-config after "
         "`gcloud auth configure-docker <region>-docker.pkg.dev`"
     ]
-    assert _settings(images=["gpu"], registryAuth="docker-config").warnings() == []
+    assert _settings(images=["penguins-gpu"], registryAuth="docker-config").warnings() == []
 
 
 @pytest.mark.parametrize(

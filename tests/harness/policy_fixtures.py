@@ -18,7 +18,7 @@ REGION = "us-central1"
 KEY = f"projects/{PROJECT}/locations/{REGION}/keyRings/vertex-training/cryptoKeys/training-data"
 TRAINING_SA = f"vtrain-training@{PROJECT}.iam.gserviceaccount.com"
 DIGEST = "sha256:" + "ab12" * 16
-IMAGE = f"{REGION}-docker.pkg.dev/{PROJECT}/training-images/trainer-gpu@{DIGEST}"
+IMAGE = f"{REGION}-docker.pkg.dev/{PROJECT}/training-images/penguins-gpu@{DIGEST}"
 
 # What the engine sends for a value it cannot know during preview.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -32,6 +32,7 @@ CONFIG: dict[str, dict[str, Any]] = {
     "jobs-accelerator-ceiling": {"maxAcceleratorCount": 4},
     "jobs-timeout-ceiling": {"maxTimeoutSeconds": 14400},
     "jobs-trial-ceiling": {"maxTrialCount": 20, "maxParallelTrialCount": 4},
+    "cost-accelerator-hours-ceiling": {"maxAcceleratorHours": 100},
 }
 
 # The enforcement level each policy must declare (a change here is a deliberate decision).
@@ -59,6 +60,8 @@ EXPECTED_ENFORCEMENT = {
     "jobs-trial-ceiling": "mandatory",
     "jobs-required-labels": "advisory",
     "stack-single-region": "mandatory",
+    # Advisory in the pack; prod's policy config makes it mandatory (test_cost.py).
+    "cost-accelerator-hours-ceiling": "advisory",
 }
 
 # Config keys each policy's schema must declare.
@@ -70,6 +73,7 @@ EXPECTED_CONFIG = {
     "jobs-accelerator-ceiling": {"maxAcceleratorCount"},
     "jobs-timeout-ceiling": {"maxTimeoutSeconds"},
     "jobs-trial-ceiling": {"maxTrialCount", "maxParallelTrialCount"},
+    "cost-accelerator-hours-ceiling": {"maxAcceleratorHours"},
 }
 
 
@@ -511,7 +515,7 @@ CASES = [
         [custom_job(), custom_job("pulumi-python:dynamic:Resource")],
         custom_job().with_value(
             (*POOL, "container_spec", "image_uri"),
-            f"{REGION}-docker.pkg.dev/{PROJECT}/training-images/trainer-gpu:latest",
+            f"{REGION}-docker.pkg.dev/{PROJECT}/training-images/penguins-gpu:latest",
         ),
         "reference <repository>/<image>@sha256:<64 hex>",
         (*POOL, "container_spec", "image_uri"),

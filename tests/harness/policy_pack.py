@@ -37,7 +37,7 @@ POLICY_PYTHON = Path(
 
 # The pack's policy modules (policy/vtrain_policies/<module>.py); each policy's name starts
 # with its module's name, and tests/policy/test_<module>.py tests it.
-POLICY_MODULES = ("storage", "registry", "iam", "jobs", "stack")
+POLICY_MODULES = ("storage", "registry", "iam", "jobs", "stack", "cost")
 
 LEVELS = {
     analyzer_pb2.ADVISORY: "advisory",

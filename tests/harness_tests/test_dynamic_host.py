@@ -205,4 +205,4 @@ def test_engine_handler_runs_a_program_registered_job_through_the_host():
         [(job_id, state, uid, console_url)] = resolved
         assert job_id == fake.job_names()[0] and state == "JOB_STATE_QUEUED"
         assert fake.job(job_id).labels[RESOURCE_UID_LABEL] == uid
-        assert console_url.endswith("/cpu?project=my-project")
+        assert console_url.endswith(f"/training/{job_id.rsplit('/', 1)[-1]}?project=my-project")

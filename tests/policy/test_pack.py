@@ -16,12 +16,15 @@ from pulumi.runtime.proto import plugin_pb2
 
 from tests.harness import policy_fixtures as fx
 from tests.harness import policy_pack as pp
+from tests.harness.stack_config import cloud_stack_names
 
 pp.skip_unless_available()
 
 ROOT = pp.ROOT
 POLICY_DIR = pp.POLICY_DIR
-STACKS = sorted(p.name.split(".")[1] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+# The cloud stacks, which CI previews with the pack; the local stack registers no Google
+# resource and never runs under the pack.
+STACKS = cloud_stack_names()
 
 
 # --- GetAnalyzerInfo ---------------------------------------------------------------------------
@@ -46,7 +49,11 @@ def test_analyzer_info_lists_every_policy_with_description_level_and_schema(pack
 
 def test_every_policy_has_passing_and_failing_fixtures():
     covered = {case.policy for case in fx.CASES}
-    stack_policies = {"iam-object-admin-only-on-output-bucket", "stack-single-region"}
+    stack_policies = {
+        "iam-object-admin-only-on-output-bucket",
+        "stack-single-region",
+        "cost-accelerator-hours-ceiling",
+    }
     assert covered | stack_policies == set(fx.EXPECTED_ENFORCEMENT)
 
 
@@ -60,8 +67,9 @@ def test_every_fixture_case_runs_in_exactly_one_module_file():
     for module in pp.POLICY_MODULES:
         assert (POLICY_DIR / "vtrain_policies" / f"{module}.py").is_file(), module
         assert (Path(__file__).parent / f"test_{module}.py").is_file(), module
-    # Stack policies only run in AnalyzeStack, and test_stack.py runs no per-resource cases.
-    assert not pp.cases_for("stack")
+    # Stack policies only run in AnalyzeStack: test_stack.py and test_cost.py run no
+    # per-resource cases.
+    assert not pp.cases_for("stack") and not pp.cases_for("cost")
 
 
 def test_plugin_info_answers(pack):

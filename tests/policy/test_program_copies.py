@@ -18,7 +18,7 @@ from components.storage import BUCKET_ROLE_LABEL
 from config import catalogue
 from config.settings import NAMESPACE
 from tests.harness.python_source import parse_module
-from tests.harness.stack_config import PROJECT_DIR, cli_config, stack_names
+from tests.harness.stack_config import PROJECT_DIR, cli_config, cloud_stack_names
 from vertex_jobs import contract
 
 POLICIES = PROJECT_DIR / "policy" / "vtrain_policies"
@@ -72,11 +72,11 @@ def test_the_pack_documents_every_job_input_key():
         assert f"`{key}`" in docstring, key
 
 
-def test_there_is_a_policy_config_for_each_stack_and_no_other():
-    assert sorted(path.stem for path in POLICY_CONFIG.glob("*.json")) == stack_names()
+def test_there_is_a_policy_config_for_each_cloud_stack_and_no_other():
+    assert sorted(path.stem for path in POLICY_CONFIG.glob("*.json")) == cloud_stack_names()
 
 
-@pytest.mark.parametrize("stack", stack_names())
+@pytest.mark.parametrize("stack", cloud_stack_names())
 def test_policy_config_region_is_the_stacks_region(stack):
     """Copied into the pack's config because a resource policy cannot see the stack config."""
     region = cli_config(stack)[f"{NAMESPACE}:region"]  # the stack file, or Pulumi.yaml's default

@@ -40,6 +40,24 @@ def test_without_region_config_the_majority_region_wins(pack):
     assert [d.urn for d in found] == [stray.urn]
 
 
+def test_a_persistent_resource_or_its_key_in_another_region_fails_the_stack(pack):
+    key = fx.KEY.replace(fx.REGION, "europe-west4")
+    stray = fx.Resource(
+        "gcp:vertex/aiPersistentResource:AiPersistentResource",
+        "persistent-resource",
+        {"location": "europe-west4", "encryptionSpec": {"kmsKeyName": key}},
+    )
+    found = pp.from_policy(pack.analyze_stack([fx.repository(), stray]), "stack-single-region")
+    assert {d.urn for d in found} == {stray.urn}
+    messages = " ".join(d.message for d in found)
+    assert "location='europe-west4'" in messages
+    assert "encryptionSpec.kmsKeyName='europe-west4'" in messages
+    same = stray.with_value(("location",), fx.REGION).with_value(
+        ("encryptionSpec", "kmsKeyName"), fx.KEY
+    )
+    assert not pp.from_policy(pack.analyze_stack([fx.repository(), same]), "stack-single-region")
+
+
 def test_an_unknown_location_fails_the_stack(pack):
     found = pp.from_policy(
         pack.analyze_stack([fx.bucket("data", location=fx.UNKNOWN)]), "stack-single-region"

@@ -51,7 +51,8 @@ def test_every_declared_key_is_in_the_model_and_defaults_only_in_pulumi_yaml():
 
 
 def test_every_simple_model_key_is_declared():
-    structured = {"labels", "buckets", "jobs"}  # objects: the project schema cannot declare them
+    # objects: the project schema cannot declare them
+    structured = {"labels", "buckets", "jobs", "persistentResource"}
     declared = set(project_file()["config"])
     assert set(_model_fields()) - structured == declared
 
@@ -59,6 +60,7 @@ def test_every_simple_model_key_is_declared():
 def test_stack_files_live_in_the_stack_config_dir():
     assert sorted(p.name for p in Path(PROJECT_DIR, "stacks").glob("Pulumi.*.yaml")) == [
         "Pulumi.dev.yaml",
+        "Pulumi.local.yaml",
         "Pulumi.prod.yaml",
         "Pulumi.staging.yaml",
     ]

@@ -149,6 +149,7 @@ def test_type_tokens_are_pinned(constant, resource, token):
                 "project",
                 "region",
                 "api_endpoint",
+                "emulator_host",
                 "display_name",
                 "labels",
                 "job_spec",
@@ -169,13 +170,14 @@ def test_type_tokens_are_pinned(constant, resource, token):
                 "job_id",
                 "state",
                 "console_url",
+                "logs_url",
                 "create_time",
                 "start_time",
                 "end_time",
                 "error",
             },
         ),
-        ("TUNING_OUTPUTS", {"best_trial", "trials"}),
+        ("TUNING_OUTPUTS", {"best_trial", "trials", "pareto_trials"}),
     ],
 )
 def test_input_and_output_keys_are_pinned(name, keys):

@@ -24,7 +24,7 @@ from vertex_jobs.contract import (
 )
 from vertex_jobs.providers import CustomJobProvider, HyperparameterTuningJobProvider
 
-CONSOLE = "https://console.cloud.google.com/vertex-ai/locations/us-central1/training"
+CONSOLE = "https://console.cloud.google.com/agent-platform/locations/us-central1/training"
 
 
 # ---- lifecycle through the real dynamic-provider host -----------------------------------
@@ -46,7 +46,7 @@ def test_custom_job_lifecycle_through_dynamic_host(hosted):
     assert name.startswith("projects/my-project/locations/us-central1/customJobs/")
     assert outs["state"] == "JOB_STATE_QUEUED"
     assert outs["name"] == name and outs["job_id"] == name.rsplit("/", 1)[1]
-    assert outs["console_url"] == f"{CONSOLE}/{outs['job_id']}/cpu?project=my-project"
+    assert outs["console_url"] == f"{CONSOLE}/{outs['job_id']}?project=my-project"
     assert outs["create_time"].endswith("Z") and "start_time" not in outs  # None is dropped
     assert outs["job_spec"] == inputs["job_spec"] and outs["resource_uid"] == uid
     assert fake.job(name).labels[RESOURCE_UID_LABEL] == uid
@@ -75,6 +75,7 @@ def test_tuning_job_lifecycle_through_dynamic_host(hosted):
     assert "/hyperparameterTuningJobs/" in name
     assert outs["console_url"] == f"{CONSOLE}/{outs['job_id']}?project=my-project"
     assert outs["trials"] == [] and "best_trial" not in outs  # None is dropped
+    assert "pareto_trials" not in outs  # one metric: best_trial, no Pareto set
     stored = fake.job(name)
     assert stored.max_trial_count == 8 and stored.trial_job_spec.worker_pool_specs
     assert stored.study_spec.metrics[0].metric_id == "accuracy"

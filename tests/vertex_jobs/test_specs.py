@@ -21,7 +21,7 @@ ParameterSpec = aiplatform_v1.StudySpec.ParameterSpec
 
 
 def _job(**fields) -> Job:
-    return Job.model_validate({"name": "j", **fields})
+    return Job.model_validate({"name": "j", "image": "penguins-cpu", **fields})
 
 
 def _spec(job: Job, default_data=None) -> dict:
@@ -89,7 +89,7 @@ def test_strategy_and_restart_reach_scheduling(strategy):
 
 def test_each_worker_pool_gets_its_machine_disk_and_the_container():
     job = _job(
-        image="gpu",
+        image="penguins-gpu",
         workerPools=[
             {"machineType": "g2-standard-8", "acceleratorType": "NVIDIA_L4", "acceleratorCount": 1},
             {
@@ -220,3 +220,86 @@ def test_metric_and_every_parameter_kind():
     assert categorical_pb.WhichOneof("parameter_value_spec") == "categorical_value_spec"
     assert list(categorical_pb.categorical_value_spec.values) == ["a", "b"]
     assert categorical_pb.scale_type == ParameterSpec.ScaleType.SCALE_TYPE_UNSPECIFIED
+
+
+# ---- study_spec: tuning features of issue 12 -------------------------------------------
+
+
+def test_several_metrics_become_one_metric_spec_each_in_order():
+    study = _study(
+        metrics=[{"id": "accuracy", "goal": "MAXIMIZE"}, {"id": "latency", "goal": "MINIMIZE"}],
+        parameters=[INTEGER],
+    )
+    spec = study_spec(study)
+    assert spec["metrics"] == [
+        {"metric_id": "accuracy", "goal": "MAXIMIZE"},
+        {"metric_id": "latency", "goal": "MINIMIZE"},
+    ]
+    assert [m.metric_id for m in _study_spec(spec).metrics] == ["accuracy", "latency"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [("decay-curve", "decay_curve_stopping_spec"), ("median", "median_automated_stopping_spec")],
+)
+def test_early_stopping_rule_is_its_oneof_member(rule, field):
+    spec = study_spec(_study(parameters=[INTEGER], earlyStopping={"rule": rule}))
+    assert spec[field] == {"use_elapsed_duration": False}
+    assert _study_spec(spec).WhichOneof("automated_stopping_spec") == field
+
+
+@pytest.mark.parametrize(
+    ("parent", "values", "condition", "sent"),
+    [
+        (INTEGER, [16, 32], "parent_int_values", ["16", "32"]),  # int64: strings in JSON
+        (
+            {"id": "batch-size", "type": "discrete", "values": [16, 32]},
+            [32],
+            "parent_discrete_values",
+            [32.0],
+        ),
+        (
+            {"id": "seed", "type": "categorical", "values": ["a", "b"]},
+            ["b"],
+            "parent_categorical_values",
+            ["b"],
+        ),
+    ],
+)
+def test_a_conditional_parameter_names_its_parent_values_by_the_parents_type(
+    parent, values, condition, sent
+):
+    child = {"id": "dropout", "type": "double", "min": 0.0, "max": 0.5}
+    parent = {**parent, "conditional": [{"parentValues": values, "parameter": child}]}
+    spec = study_spec(_study(parameters=[parent]))
+    (conditional,) = spec["parameters"][0]["conditional_parameter_specs"]
+    assert conditional == {
+        condition: {"values": sent},
+        "parameter_spec": {
+            "parameter_id": "dropout",
+            "double_value_spec": {"min_value": 0.0, "max_value": 0.5},
+        },
+    }
+    (parsed,) = _study_spec(spec).parameters[0].conditional_parameter_specs
+    assert parsed.WhichOneof("parent_value_condition") == condition
+
+
+def test_a_parameter_without_conditions_sends_none():
+    assert (
+        "conditional_parameter_specs"
+        not in study_spec(_study(parameters=[INTEGER]))["parameters"][0]
+    )
+
+
+def test_study_stopping_config_fields():
+    stopping = {"minTrials": 2, "maxTrialsNoProgress": 3, "maxRuntime": "2h"}
+    spec = study_spec(_study(parameters=[INTEGER], stopping=stopping))
+    assert spec["study_stopping_config"] == {
+        "should_stop_asap": False,
+        "maximum_runtime_constraint": {"max_duration": "7200s"},
+        "min_num_trials": 2,
+        "max_num_trials_no_progress": 3,
+    }
+    parsed = _study_spec(spec).study_stopping_config
+    assert parsed.maximum_runtime_constraint.WhichOneof("constraint") == "max_duration"
+    assert not parsed.HasField("max_num_trials")

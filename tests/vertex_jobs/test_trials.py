@@ -1,5 +1,8 @@
+# Over 400 lines: trials, best trial and Pareto set, in process and through the provider host.
 """Tuning-job results (`vertex_jobs.trials`): trial summaries and the best trial by the
-study's goal, read back through the provider from the fake JobService and computed directly."""
+study's goal, or the Pareto-optimal trials for several metrics, read back through the provider
+(in process and through Pulumi's dynamic-provider host) from the fake JobService and computed
+directly."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from google.cloud import aiplatform_v1
 
 from config.jobs import Study
 from tests.harness.fake_job_service import checked, tuning_job_inputs
+from vertex_jobs.contract import HYPERPARAMETER_TUNING_JOB_TYPE
+from vertex_jobs.links import links_of
 from vertex_jobs.providers import HyperparameterTuningJobProvider
 from vertex_jobs.specs import study_spec
 from vertex_jobs.trials import best_trial, trial_outputs
@@ -36,11 +41,13 @@ def test_best_trial_follows_the_goal_and_ignores_unsuccessful_trials(
         best_value,
         "accuracy",
     )
+    trial_job = f"{name.split('/hyperparameterTuningJobs/')[0]}/customJobs/{outs['job_id']}3"
     assert refreshed["trials"][2] == {
         "id": "3",
         "state": "INFEASIBLE",
         "parameters": {"learning_rate": 0.05, "batch_size": 16},
         "final_metric_value": 0.99,
+        **links_of(trial_job),  # the trial's own CustomJob
     }
     assert isinstance(refreshed["trials"][0]["parameters"]["batch_size"], int)
     assert refreshed["trials"][5]["final_metric_value"] is None
@@ -142,6 +149,8 @@ def test_a_succeeded_trial_reporting_only_another_metric_is_not_a_candidate():
         "state": "SUCCEEDED",
         "parameters": {"learning-rate": 0.01, "hidden-units": 64},
         "final_metric_value": None,
+        "console_url": None,  # Trial.custom_job not set yet
+        "logs_url": None,
     }
     assert out["best_trial"]["id"] == "3"
     only_other = trial_outputs(_tuning_job([_trial("1", {"loss": 0.1})], _study()), None)
@@ -225,3 +234,176 @@ def test_only_integer_parameters_are_reported_as_ints():
         int,
         str,
     ]
+
+
+# ---- several metrics: the Pareto-optimal trials ------------------------------------------
+
+
+def _two_objectives():
+    spec = aiplatform_v1.StudySpec
+    study = _study()
+    study.metrics.append(spec.MetricSpec(metric_id="loss", goal=spec.MetricSpec.GoalType.MINIMIZE))
+    return study
+
+
+def test_several_metrics_list_the_pareto_optimal_trials_not_one_best():
+    trials = [
+        _trial("1", {"accuracy": 0.90, "loss": 0.30}),  # front: best accuracy
+        _trial("2", {"accuracy": 0.80, "loss": 0.10}),  # front: best loss
+        _trial("3", {"accuracy": 0.85, "loss": 0.20}),  # front: a trade-off
+        _trial("4", {"accuracy": 0.80, "loss": 0.30}),  # dominated by 1 (and 3)
+        _trial("5", {"accuracy": 0.85, "loss": 0.20}),  # equal to 3 on both: kept too
+        _trial("6", {"accuracy": 0.99, "loss": 0.01}, state="INFEASIBLE"),  # not a candidate
+        _trial("7", {"accuracy": 0.95}),  # no loss reported: not a candidate
+    ]
+    out = trial_outputs(_tuning_job(trials, _two_objectives()), None)
+    assert out["best_trial"] is None
+    assert [t["id"] for t in out["pareto_trials"]] == ["1", "2", "3", "5"]
+    assert out["pareto_trials"][0] == {
+        "id": "1",
+        "parameters": {"learning-rate": 0.01, "hidden-units": 64},
+        "metrics": {"accuracy": pytest.approx(0.90), "loss": pytest.approx(0.30)},
+    }
+    # Each trial keeps the first metric's value and adds every objective's.
+    assert out["trials"][6]["final_metric_value"] == pytest.approx(0.95)
+    assert out["trials"][6]["final_metrics"] == {"accuracy": pytest.approx(0.95)}
+
+
+def test_one_dominating_trial_is_the_whole_front():
+    trials = [
+        _trial("1", {"accuracy": 0.70, "loss": 0.50}),
+        _trial("2", {"accuracy": 0.90, "loss": 0.10}),
+        _trial("3", {"accuracy": 0.90, "loss": 0.20}),  # equal accuracy, worse loss
+    ]
+    out = trial_outputs(_tuning_job(trials, _two_objectives()), None)
+    assert [t["id"] for t in out["pareto_trials"]] == ["2"]
+
+
+def test_the_goals_decide_the_front():
+    """Both metrics maximised: trial 1 (higher on both) dominates the rest."""
+    study = _two_objectives()
+    study.metrics[1].goal = aiplatform_v1.StudySpec.MetricSpec.GoalType.MAXIMIZE
+    trials = [
+        _trial("1", {"accuracy": 0.90, "loss": 0.30}),
+        _trial("2", {"accuracy": 0.80, "loss": 0.10}),
+    ]
+    assert [t["id"] for t in trial_outputs(_tuning_job(trials, study), None)["pareto_trials"]] == [
+        "1"
+    ]
+
+
+def test_one_metric_keeps_its_outputs_and_has_no_pareto_set():
+    out = trial_outputs(_tuning_job([_trial("1", {"accuracy": 0.5, "loss": 0.1})], _study()), None)
+    assert out["pareto_trials"] is None and out["best_trial"]["id"] == "1"
+    assert set(out["trials"][0]) == {
+        "id",
+        "state",
+        "parameters",
+        "final_metric_value",
+        "console_url",
+        "logs_url",
+    }
+
+
+def test_no_succeeded_trial_gives_an_empty_front():
+    trials = [_trial("1", {"accuracy": 0.9, "loss": 0.1}, state="ACTIVE")]
+    assert trial_outputs(_tuning_job(trials, _two_objectives()), None)["pareto_trials"] == []
+
+
+def test_integer_parameters_inside_conditions_are_reported_as_ints():
+    spec = aiplatform_v1.StudySpec
+    study = _study()
+    condition = spec.ParameterSpec.ConditionalParameterSpec(
+        parent_int_values=spec.ParameterSpec.ConditionalParameterSpec.IntValueCondition(
+            values=[64]
+        ),
+        parameter_spec=spec.ParameterSpec(
+            parameter_id="epochs",
+            integer_value_spec=spec.ParameterSpec.IntegerValueSpec(min_value=1, max_value=9),
+        ),
+    )
+    study.parameters[1].conditional_parameter_specs.append(condition)
+    trial = _trial("1", {"accuracy": 0.5})
+    trial.parameters.append(aiplatform_v1.Trial.Parameter(parameter_id="epochs", value=3.0))
+    parameters = trial_outputs(_tuning_job([trial], study), None)["trials"][0]["parameters"]
+    assert parameters["epochs"] == 3 and isinstance(parameters["epochs"], int)
+
+
+def test_a_trial_links_to_its_own_custom_job():
+    trial = _trial("1", {"accuracy": 0.5})
+    trial.custom_job = "projects/123/locations/europe-west4/customJobs/777"
+    (summary,) = trial_outputs(_tuning_job([trial], _study()), None)["trials"]
+    assert summary["console_url"] == (
+        "https://console.cloud.google.com/agent-platform/locations/europe-west4/training/777"
+        "?project=123"
+    )
+    assert summary["logs_url"] == (
+        "https://console.cloud.google.com/logs/query;query=resource.type%3D%22ml_job%22%20AND"
+        "%20resource.labels.job_id%3D%22777%22?project=123"
+    )
+    # The provider passes the stack's project ID: Vertex names jobs by project number.
+    (named,) = trial_outputs(_tuning_job([trial], _study()), None, "acme-ml-prod")["trials"]
+    assert named["console_url"].endswith("/training/777?project=acme-ml-prod")
+
+
+# ---- through Pulumi's dynamic-provider host and the fake JobService ------------------------
+
+
+def test_a_multi_objective_study_through_the_host_reports_its_pareto_trials(hosted):
+    """The study spec the config layer builds (several metrics, a conditional parameter,
+    early stopping, stopping rules) is submitted as is, and a refresh reports the Pareto
+    set, each trial's metrics and the links of each trial's CustomJob."""
+    fake, host = hosted
+    study = Study.model_validate(
+        {
+            "metrics": [
+                {"id": "accuracy", "goal": "MAXIMIZE"},
+                {"id": "latency", "goal": "MINIMIZE"},
+            ],
+            "parameters": [
+                {
+                    "id": "batch-size",
+                    "type": "discrete",
+                    "values": [32, 64],
+                    "conditional": [
+                        {
+                            "parentValues": [64],
+                            "parameter": {"id": "epochs", "type": "integer", "min": 1, "max": 9},
+                        }
+                    ],
+                }
+            ],
+            "earlyStopping": {"rule": "median"},
+            "stopping": {"maxTrials": 6, "minRuntime": "10m"},
+            "maxTrialCount": 8,
+        }
+    )
+    job = host.bind(HyperparameterTuningJobProvider(), type_token=HYPERPARAMETER_TUNING_JOB_TYPE)
+    created = job.create(job.check({}, tuning_job_inputs(study_spec=study_spec(study)))["inputs"])
+    name, outs = created["id"], created["properties"]
+    stored = fake.job(name).study_spec
+    assert [m.metric_id for m in stored.metrics] == ["accuracy", "latency"]
+    assert "median_automated_stopping_spec" in stored
+    assert stored.study_stopping_config.max_num_trials == 6
+    (condition,) = stored.parameters[0].conditional_parameter_specs
+    assert condition.parameter_spec.parameter_id == "epochs"
+
+    fake.advance(name, "RUNNING")
+    metrics = [(0.90, 30.0), (0.80, 10.0), (0.85, 40.0)]  # trial 3 is dominated by trial 1
+    for index, (accuracy, latency) in enumerate(metrics):
+        fake.add_trial(
+            name,
+            {"batch-size": 64.0, "epochs": float(index + 1)},
+            None,
+            metrics={"accuracy": accuracy, "latency": latency},
+        )
+    refreshed = job.read(name, outs)["properties"]
+
+    assert "best_trial" not in refreshed  # None is dropped on the wire
+    assert [t["id"] for t in refreshed["pareto_trials"]] == ["1", "2"]
+    assert refreshed["pareto_trials"][1]["metrics"] == {"accuracy": 0.80, "latency": 10.0}
+    first = refreshed["trials"][0]
+    assert first["parameters"] == {"batch-size": 64.0, "epochs": 1}  # epochs: an integer
+    trial_job_id = f"{outs['job_id']}1"  # the fake's name for trial 1's CustomJob
+    assert first["console_url"].endswith(f"/training/{trial_job_id}?project=my-project")
+    assert first["logs_url"].endswith(f"job_id%3D%22{trial_job_id}%22?project=my-project")
