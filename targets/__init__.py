@@ -1,0 +1,1 @@
+"""What a stack builds, one module per `vertex-training:target`: `gcp` and `local`."""
