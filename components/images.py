@@ -136,7 +136,7 @@ class ImageBuild:
 
     @property
     def local_uri(self) -> str:
-        """What a local stack's jobs run instead of a pushed image (design contract 3):
+        """What a local stack's jobs run instead of a pushed image:
         `local.vtrain/<app>/<flavour>:<tag>`. The emulator runs the app from source; the tag
         is the pushed image's, so a change to the app replaces its jobs, as in the cloud."""
         return f"{LOCAL_IMAGE_REGISTRY}/{self.app.name}/{self.flavour}:{self.tag}"

@@ -156,8 +156,9 @@ def output_dirs(job_spec: Any, trial_id: str | None) -> dict[str, str]:
 
 
 def _local_command(config: RunnerConfig, image_uri: str, container: Any) -> tuple[list[str], str]:
-    """Command and directory of a local app (contract 3): the container's command if set,
-    else the manifest's (read by config.apps, contract 1), `python` being this one."""
+    """Command and directory of a local app (`local.vtrain/<app>/<flavour>:ctx-…`): the
+    container's command if set, else the manifest's (read by config.apps), `python` being
+    this one."""
     match = LOCAL_IMAGE.match(image_uri)
     if match is None:
         raise LaunchError(
@@ -168,7 +169,7 @@ def _local_command(config: RunnerConfig, image_uri: str, container: Any) -> tupl
     if not app_dir.is_dir():
         raise LaunchError(f"the image {image_uri!r} names the app {match['app']!r}: no {app_dir}")
     try:
-        app = load_app(app_dir)  # contract 1: the app's MLproject, checked
+        app = load_app(app_dir)  # the app's MLproject, checked
     except ManifestError as error:
         raise LaunchError(f"the image {image_uri!r}: {error}") from None
     if match["flavour"] not in app.flavours:

@@ -1,7 +1,7 @@
 # Over 400 lines: the whole of a StudySpec's semantics (search, measurements, stopping), cited.
 """What a HyperparameterTuningJob's `studySpec` means, for the emulator's tuning loop.
 
-Public API (contract 5 of the emulator design):
+Public API:
 - `TrialSuggester(study_spec, seed=None)`: `suggest()` -> {parameter_id: value} or None when
   the space is exhausted (grid); `tell(parameters, final_metrics)` (None = failed/infeasible).
 - `Measurement(step_count, metrics, timestamp=None)`, `read_hypertune_measurements(path)`,

@@ -1,4 +1,4 @@
-"""The Vertex AI JobService emulator as a subprocess, for tests (contract 4 of the design).
+"""The Vertex AI JobService emulator as a subprocess, for tests.
 
 ``start_emulator(root)`` runs ``python -m vertex_emulator serve --port 0 --root <root>``,
 parses the one line it prints (``vertex emulator listening on HOST:PORT (storage emulator

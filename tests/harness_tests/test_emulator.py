@@ -1,4 +1,4 @@
-"""The emulator fixture of contract 4: a subprocess on free ports with the environment
+"""The emulator fixture: a subprocess on free ports with the environment
 pointed at it, the default apps dir (images/), restart on the same ports and root."""
 
 from __future__ import annotations
