@@ -40,6 +40,12 @@ def on_disk(root: Path, uri: str) -> Path:
     return root / "gcs" / ".cloudstorage" / uri.removeprefix("gs://")
 
 
+def log_dir(root: Path, job_name: str) -> Path:
+    """Where the emulator writes the job's replica logs (vertex_emulator/runner.py's layout:
+    `jobs/<job id>/logs/`, and `jobs/<job id>/trials/<trial id>/logs/` per trial)."""
+    return root / "jobs" / job_name.rsplit("/", 1)[-1]
+
+
 def report(outputs: dict[str, Any], root: Path, out: TextIO) -> None:
     bucket = outputs["outputBucket"]
     jobs = outputs.get("jobs") or {}
@@ -51,6 +57,8 @@ def report(outputs: dict[str, Any], root: Path, out: TextIO) -> None:
         print(f"{job}: {state}", file=out)
         if summary.get("error"):
             print(f"  error: {summary['error'].get('message')}", file=out)
+        if summary.get("name"):
+            print(f"  logs: {log_dir(root, summary['name'])}", file=out)
         best = summary.get("best_trial")
         if best:
             metric = f"{best.get('metric_id')} {best.get('metric_value')}"

@@ -531,7 +531,13 @@ class _VertexJobProvider(ResourceProvider):
             "name": pb.name,
             "job_id": job_id,
             "state": state_name(job),
-            **job_links(project, region, job_id),  # console_url, logs_url
+            # console_url, logs_url: Google's console knows nothing of an emulator's jobs
+            # (scripts/local_models.py prints where the emulator keeps their logs).
+            **(
+                {"console_url": None, "logs_url": None}
+                if props.get("emulator_host")
+                else job_links(project, region, job_id)
+            ),
             "create_time": timestamp(pb, "create_time"),
             "start_time": timestamp(pb, "start_time"),
             "end_time": timestamp(pb, "end_time"),

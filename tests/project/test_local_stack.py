@@ -23,7 +23,7 @@ import pytest
 
 from components.images import ImageBuild, context_hash
 from emulated_gcs.contract import BUCKET_TYPE, OBJECT_TYPE
-from scripts.local_models import model_uri, on_disk, output_prefix
+from scripts.local_models import log_dir, model_uri, on_disk, output_prefix
 from tests.harness.dynamic_host import DynamicProviderHost
 from tests.harness.engine import StackRun, run_stack
 from tests.harness.fake_job_service import FAST_PROVIDER_ENV
@@ -231,6 +231,12 @@ def test_up_trains_a_model_and_tunes_and_refresh_names_the_best_trial(local):
     assert train["state"] == "JOB_STATE_SUCCEEDED", train["error"]
     model = [blob.name for blob in bucket.list_blobs(prefix="jobs/train/model/")]
     assert model, "the CustomJob wrote no model under AIP_MODEL_DIR"
+    # Where scripts/local_models.py says the logs are, and no Google console link.
+    replica_log = log_dir(local.emulator.root, train["name"]) / "logs" / "workerpool0-0.log"
+    assert "done: val accuracy" in replica_log.read_text()
+    refreshed_train = local.refresh(_resource(run, "train"))
+    # (the host drops null properties: an absent link is a None one)
+    assert refreshed_train.get("console_url") is None and refreshed_train.get("logs_url") is None
 
     tune = _resource(run, "tune")
     refreshed = local.refresh(tune)
@@ -238,7 +244,8 @@ def test_up_trains_a_model_and_tunes_and_refresh_names_the_best_trial(local):
     trials = refreshed["trials"]
     assert len(trials) == 4 and {t["state"] for t in trials} == {"SUCCEEDED"}
     # Each trial's final metric is the best value its own trainer reported (measurement
-    # selection BEST, Vertex's default), and the best trial is the one with the highest.
+    # selection BEST, the config's default; Vertex's own is LAST), and the best trial is
+    # the one with the highest.
     root, job_id = local.emulator.root, refreshed["job_id"]
     for trial in trials:
         reported = _reported(root, job_id, trial["id"], "accuracy")
