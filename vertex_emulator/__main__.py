@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     emulator = Emulator(
         EmulatorOptions(
-            root=args.root,
+            root=args.root.resolve(),  # the storage emulator needs an absolute path
             host=args.host,
             port=args.port,
             storage_port=args.storage_port,

@@ -84,3 +84,19 @@ def test_a_busy_port_is_a_one_line_startup_error(tmp_path, shared_emulator):
         result.stderr.strip().splitlines()[-1].startswith("python -m vertex_emulator serve: error:")
     )
     assert result.stdout == ""
+
+
+def test_a_relative_root_is_taken_from_the_working_directory(tmp_path):
+    """The embedded storage emulator refuses a relative data directory; serve resolves it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vertex_emulator", "serve", "--port", "0", "--root", "state"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert "vertex emulator listening on" in process.stdout.readline()
+        assert (tmp_path / "state" / "emulator.sqlite3").is_file()
+        assert (tmp_path / "state" / "gcs").is_dir()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
