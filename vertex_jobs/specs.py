@@ -11,7 +11,8 @@ from typing import Any
 import pulumi
 
 from config import apps, catalogue
-from config.jobs import Job, Parameter, Study, StudyStopping, WorkerPool
+from config.jobs import Job, WorkerPool
+from config.study import Parameter, Study, StudyStopping
 
 SCALE_TYPES = {
     "linear": "UNIT_LINEAR_SCALE",

@@ -8,7 +8,8 @@ import pytest
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 
-from config.jobs import Job, Study
+from config.jobs import Job
+from config.study import Study
 from vertex_jobs.specs import job_spec, study_spec
 
 IMAGE = "us-central1-docker.pkg.dev/p/training/trainer@sha256:" + "c" * 64

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from google.cloud import aiplatform_v1
 
-from config.jobs import Study
+from config.study import Study
 from tests.harness.fake_job_service import checked, tuning_job_inputs
 from vertex_jobs.contract import HYPERPARAMETER_TUNING_JOB_TYPE
 from vertex_jobs.links import links_of
