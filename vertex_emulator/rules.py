@@ -161,6 +161,30 @@ def transition_problem(current: JobState, target: JobState) -> str | None:
     return None
 
 
+def check_cancellable(kind: Kind, name: str, state: JobState) -> None:
+    """CancelCustomJob/CancelHyperparameterTuningJob on a finished job: FAILED_PRECONDITION,
+    "the system is not in a state required for the operation's execution"
+    (google/rpc/code.proto); any other state may be cancelled (job_service.proto)."""
+    if state in TERMINAL:
+        raise Abort(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f'{kind.rpc} "{name}" is in state {state.name} and cannot be cancelled.',
+        )
+
+
+def check_deletable(kind: Kind, name: str, state: JobState) -> None:
+    """Only a finished job can be deleted: job_service.proto says it of the sibling
+    DeleteBatchPredictionJob ("Can only be called on jobs that already finished"), and Vertex
+    answers a delete of a live CustomJob/HyperparameterTuningJob with FAILED_PRECONDITION.
+    PAUSED, UPDATING and UNSPECIFIED are not finished."""
+    if state not in TERMINAL:
+        raise Abort(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f'{kind.rpc} "{name}" is in state {state.name}; '
+            "only jobs in a terminal state can be deleted.",
+        )
+
+
 # ---- create validation ------------------------------------------------------------------
 #
 # What CreateCustomJob / CreateHyperparameterTuningJob reject with INVALID_ARGUMENT, from the

@@ -30,11 +30,12 @@ from google.protobuf import any_pb2, empty_pb2
 
 from vertex_emulator.rules import (
     CUSTOM,
-    TERMINAL,
     TUNING,
     Abort,
     JobState,
     Kind,
+    check_cancellable,
+    check_deletable,
     check_job_name,
     check_parent,
     invalid,
@@ -120,12 +121,7 @@ class JobService:
         self._lookup(kind, request.name)
 
         def change(job: Any) -> None:
-            if job.state in TERMINAL:
-                raise Abort(
-                    grpc.StatusCode.FAILED_PRECONDITION,
-                    f'{kind.rpc} "{request.name}" is in state {job.state.name} and cannot be '
-                    "cancelled.",
-                )
+            check_cancellable(kind, request.name, job.state)
             if job.state != JobState.JOB_STATE_CANCELLING:
                 set_state(job, JobState.JOB_STATE_CANCELLING, utc_now())
 
@@ -140,12 +136,7 @@ class JobService:
         # under --root stay, as Vertex keeps a deleted job's outputs in Cloud Storage and its
         # logs in Cloud Logging.
         job = self._lookup(kind, request.name)
-        if job.state not in TERMINAL:
-            raise Abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f'{kind.rpc} "{request.name}" is in state {job.state.name}; '
-                "only jobs in a terminal state can be deleted.",
-            )
+        check_deletable(kind, request.name, job.state)
         self.store.delete_job(request.name)
         now = utc_now()
         metadata = operation.DeleteOperationMetadata(

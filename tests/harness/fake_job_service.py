@@ -76,6 +76,8 @@ from vertex_emulator.rules import (
     JobState,
     Kind,
     as_state,
+    check_cancellable,
+    check_deletable,
     check_job_name,
     check_parent,
     parse_filter,
@@ -497,12 +499,7 @@ class FakeVertexJobService:
         # in a state required for the operation's execution" (google/rpc/code.proto).
         stored = self._lookup(kind, request.name)
         job = stored.message
-        if job.state in TERMINAL:
-            raise Abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f'{kind.rpc} "{request.name}" is in state {job.state.name} and cannot be '
-                "cancelled.",
-            )
+        check_cancellable(kind, request.name, job.state)
         if job.state != JobState.JOB_STATE_CANCELLING:
             self._set_state(job, JobState.JOB_STATE_CANCELLING)
             stored.cancel_gets_left = self.cancel_delay_gets
@@ -516,12 +513,7 @@ class FakeVertexJobService:
         # execution. For example, the directory to be deleted is non-empty",
         # google/rpc/code.proto). PAUSED, UPDATING and UNSPECIFIED are not finished.
         stored = self._lookup(kind, request.name)
-        if stored.message.state not in TERMINAL:
-            raise Abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f'{kind.rpc} "{request.name}" is in state {stored.message.state.name}; '
-                "only jobs in a terminal state can be deleted.",
-            )
+        check_deletable(kind, request.name, stored.message.state)
         del self._jobs[request.name]
         name = f"{request.name}/operations/{next(self._ids)}"
         operation = _Operation(operations_pb2.Operation(name=name), self.operation_delay_polls)
