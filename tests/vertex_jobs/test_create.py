@@ -84,9 +84,15 @@ def test_a_list_that_fails_transiently_is_retried(vertex_fake, clock, kind):
 # ---- stalled RPCs: given up after VTRAIN_VERTEX_RPC_TIMEOUT_S -------------------------
 
 
+# Real seconds: a stalled call outlasts the timeout; a normal one (milliseconds) fits in it
+# even on a busy 2-core CI runner (0.2 s was too tight there).
+RPC_TIMEOUT_S = 0.5
+STALL_S = 3 * RPC_TIMEOUT_S
+
+
 @pytest.fixture
 def short_rpc_timeout(vertex_fake, clock, monkeypatch):
-    monkeypatch.setenv("VTRAIN_VERTEX_RPC_TIMEOUT_S", "0.2")
+    monkeypatch.setenv("VTRAIN_VERTEX_RPC_TIMEOUT_S", str(RPC_TIMEOUT_S))
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -95,7 +101,7 @@ def test_a_create_that_stalls_is_given_up_and_the_job_it_made_adopted(
 ):
     provider_class, _, make_inputs, rpc = KINDS[kind]
     provider = provider_class()
-    vertex_fake.before(f"Create{rpc}", _stall(0.6))
+    vertex_fake.before(f"Create{rpc}", _stall(STALL_S))
 
     outs = provider.create(checked(provider, make_inputs())).outs
 
@@ -108,7 +114,7 @@ def test_a_create_that_stalls_is_given_up_and_the_job_it_made_adopted(
 
 def test_a_lookup_that_stalls_is_given_up_and_retried(vertex_fake, short_rpc_timeout):
     provider = CustomJobProvider()
-    vertex_fake.before("ListCustomJobs", _stall(0.6))
+    vertex_fake.before("ListCustomJobs", _stall(STALL_S))
     outs = provider.create(checked(provider, custom_job_inputs())).outs
     assert vertex_fake.call_count("ListCustomJobs") >= 2
     assert vertex_fake.job_names() == [outs["name"]]
@@ -117,7 +123,7 @@ def test_a_lookup_that_stalls_is_given_up_and_retried(vertex_fake, short_rpc_tim
 def test_a_read_that_stalls_is_given_up_and_retried(vertex_fake, short_rpc_timeout):
     provider = CustomJobProvider()
     name = provider.create(checked(provider, custom_job_inputs())).id
-    vertex_fake.before("GetCustomJob", _stall(0.6))
+    vertex_fake.before("GetCustomJob", _stall(STALL_S))
     assert provider.read(name, {}).outs["state"] == "JOB_STATE_QUEUED"
     assert vertex_fake.call_count("GetCustomJob") >= 2
 

@@ -56,9 +56,9 @@ def test_a_transient_fault_at_any_step_of_delete_is_retried(vertex_fake, clock, 
 
 @pytest.mark.parametrize("verb", ["Cancel", "Delete"])
 def test_a_delete_step_that_stalls_is_given_up_and_retried(vertex_fake, clock, monkeypatch, verb):
-    monkeypatch.setenv("VTRAIN_VERTEX_RPC_TIMEOUT_S", "0.2")
-    provider, outs = _running(vertex_fake)
-    vertex_fake.before(f"{verb}CustomJob", lambda request: real_time.sleep(0.6))
+    monkeypatch.setenv("VTRAIN_VERTEX_RPC_TIMEOUT_S", "0.5")  # real seconds; a busy runner
+    provider, outs = _running(vertex_fake)  # answers a normal call well within it
+    vertex_fake.before(f"{verb}CustomJob", lambda request: real_time.sleep(1.5))
 
     provider.delete(outs["name"], outs)
 
