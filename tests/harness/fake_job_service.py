@@ -41,6 +41,7 @@ next to its code; nothing here is taken from the provider under test or from ``c
 Test control: ``advance(name, state)``, ``finish(name, succeeded=..)``, ``add_trial(...)``,
 ``inject(method, code, ...)`` for faults (including ``lose_response=True``: the call takes
 effect server-side but the client gets the error), ``before(method, fn)`` and
+``after(method, fn)`` (the call took effect, its answer is held back, outside the lock) and
 ``script_states(method, states)`` to act just before a request is served (e.g. move a job to
 the next state on each get), and ``calls``/``call_count(...)`` to assert on every request
 received. ``FakeClock`` stands in for ``time`` where a test must not spend wall-clock time on
@@ -145,6 +146,7 @@ class FakeVertexJobService:
     _operations: dict[str, _Operation] = field(default_factory=dict)
     _faults: dict[str, deque[Fault]] = field(default_factory=dict)
     _hooks: dict[str, deque[Callable[[Any], None]]] = field(default_factory=dict)
+    _after_hooks: dict[str, deque[Callable[[Any], None]]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1_000_000_000_000_000))
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _server: grpc.Server | None = None
@@ -204,6 +206,13 @@ class FakeVertexJobService:
         with self._lock:
             self._hooks.setdefault(method, deque()).extend([action] * times)
 
+    def after(self, method: str, action: Callable[[Any], None], *, times: int = 1) -> None:
+        """Run ``action(request)`` once each of the next ``times`` ``method`` requests has
+        taken effect, before its answer is sent, outside the lock: e.g. a slow answer to a
+        create that other calls (a list) can already see, as on a busy service."""
+        with self._lock:
+            self._after_hooks.setdefault(method, deque()).extend([action] * times)
+
     def script_states(self, method: str, states: list[Any]) -> None:
         """Each of the next ``len(states)`` ``method`` requests (a Get, Cancel...) first moves
         the job it names to the next of ``states`` (through ``advance``)."""
@@ -219,6 +228,7 @@ class FakeVertexJobService:
             self._operations.clear()
             self._faults.clear()
             self._hooks.clear()
+            self._after_hooks.clear()
             self.calls.clear()
             self.cancel_delay_gets = 0
             self.operation_delay_polls = 0
@@ -410,8 +420,12 @@ class FakeVertexJobService:
             try:
                 with self._lock:
                     response = impl(kind, request) if kind is not None else impl(request)
+                    queued = self._after_hooks.get(method)
+                    after = queued.popleft() if queued else None
             except Abort as abort:
                 context.abort(abort.code, abort.message)
+            if after is not None:
+                after(request)
             if fault is not None:  # the work is done, the answer is lost
                 context.abort(fault.code, fault.message)
             return response

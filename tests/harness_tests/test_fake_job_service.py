@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import grpc
 import pytest
 from google.api_core import exceptions
@@ -178,6 +180,26 @@ def test_lost_response_stores_the_job_but_the_client_sees_an_error(client, verte
     with pytest.raises(exceptions.ServiceUnavailable):
         client.create_custom_job(parent=PARENT, custom_job=_job())
     assert len(vertex_fake.job_names()) == 1
+
+
+def test_an_after_hook_runs_once_the_call_took_effect_and_outside_the_lock(client, vertex_fake):
+    seen = {}
+
+    def look(request):
+        seen["jobs"] = vertex_fake.job_names()
+
+        def try_lock():  # as another RPC's thread would, while the answer is held back
+            seen["free"] = vertex_fake._lock.acquire(blocking=False)
+            if seen["free"]:
+                vertex_fake._lock.release()
+
+        other = threading.Thread(target=try_lock)
+        other.start()
+        other.join()
+
+    vertex_fake.after("CreateCustomJob", look)
+    job = client.create_custom_job(parent=PARENT, custom_job=_job())
+    assert seen == {"jobs": [job.name], "free": True}
 
 
 def test_put_job_and_remove_job_act_out_of_band(vertex_fake):

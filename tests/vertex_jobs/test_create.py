@@ -34,7 +34,7 @@ def max_jitter(monkeypatch):
 
 
 def _stall(seconds: float):
-    """A `before` hook: the server sits on the request (on the real clock)."""
+    """A `before`/`after` hook: the server sits on the request (on the real clock)."""
     return lambda request: real_time.sleep(seconds)
 
 
@@ -101,7 +101,8 @@ def test_a_create_that_stalls_is_given_up_and_the_job_it_made_adopted(
 ):
     provider_class, _, make_inputs, rpc = KINDS[kind]
     provider = provider_class()
-    vertex_fake.before(f"Create{rpc}", _stall(STALL_S))
+    # The job is made at once; its answer comes after the timeout (lists see the job).
+    vertex_fake.after(f"Create{rpc}", _stall(STALL_S))
 
     outs = provider.create(checked(provider, make_inputs())).outs
 
