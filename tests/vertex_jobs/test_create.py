@@ -115,7 +115,7 @@ def test_a_create_that_stalls_is_given_up_and_the_job_it_made_adopted(
 
 def test_a_lookup_that_stalls_is_given_up_and_retried(vertex_fake, short_rpc_timeout):
     provider = CustomJobProvider()
-    vertex_fake.before("ListCustomJobs", _stall(STALL_S))
+    vertex_fake.after("ListCustomJobs", _stall(STALL_S))
     outs = provider.create(checked(provider, custom_job_inputs())).outs
     assert vertex_fake.call_count("ListCustomJobs") >= 2
     assert vertex_fake.job_names() == [outs["name"]]
@@ -124,7 +124,7 @@ def test_a_lookup_that_stalls_is_given_up_and_retried(vertex_fake, short_rpc_tim
 def test_a_read_that_stalls_is_given_up_and_retried(vertex_fake, short_rpc_timeout):
     provider = CustomJobProvider()
     name = provider.create(checked(provider, custom_job_inputs())).id
-    vertex_fake.before("GetCustomJob", _stall(STALL_S))
+    vertex_fake.after("GetCustomJob", _stall(STALL_S))
     assert provider.read(name, {}).outs["state"] == "JOB_STATE_QUEUED"
     assert vertex_fake.call_count("GetCustomJob") >= 2
 
