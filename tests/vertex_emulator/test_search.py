@@ -583,3 +583,55 @@ def test_study_stops_after_a_duration_without_progress():
     trials = [_done("1", 10, 0.7), _done("2", 30, 0.6)]
     assert not should_stop_study(spec, trials, START, START + timedelta(minutes=39))
     assert should_stop_study(spec, trials, START, START + timedelta(minutes=40))
+
+
+# ---- exact messages and fields (each line names where in the spec) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("parameter", "message"),
+    [
+        (
+            {"parameter_id": "lr"},
+            "study_spec.parameters[0]: parameter 'lr' has no value spec; allowed: "
+            "double_value_spec, integer_value_spec, categorical_value_spec, discrete_value_spec.",
+        ),
+        (_double("lr", 0.5, 0.1), "study_spec.parameters[0]: min_value 0.5 exceeds max_value 0.1."),
+        (
+            _categorical("opt", []),
+            "study_spec.parameters[0]: categorical_value_spec.values is empty; at least one "
+            "value is required.",
+        ),
+        (
+            _discrete("d", [2.0, 1.0]),
+            "study_spec.parameters[0]: discrete values [2.0, 1.0] are not increasing.",
+        ),
+        (
+            _int("n", 1, 4, children=[_when("parent_int_values", [1], {"parameter_id": "k"})]),
+            "study_spec.parameters[0].conditional_parameter_specs[0].parameter_spec: parameter "
+            "'k' has no value spec; allowed: double_value_spec, integer_value_spec, "
+            "categorical_value_spec, discrete_value_spec.",
+        ),
+    ],
+)
+def test_a_bad_parameter_spec_is_named_by_its_path(parameter, message):
+    with pytest.raises(ValueError) as raised:
+        TrialSuggester(_spec([parameter]))
+    assert str(raised.value) == message
+
+
+def test_a_degenerate_double_range_is_allowed():
+    suggester = TrialSuggester(_spec([_double("lr", 0.1, 0.1)]), seed=1)
+    assert suggester.suggest() == {"lr": pytest.approx(0.1)}
+
+
+def test_a_measurement_carries_its_elapsed_time_since_the_trial_started():
+    proto = Measurement(3, {"accuracy": 0.5}, timestamp=1_000.25).to_proto(trial_start=998.0)
+    assert proto.step_count == 3
+    assert [(m.metric_id, m.value) for m in proto.metrics] == [("accuracy", 0.5)]
+    assert proto.elapsed_duration.total_seconds() == pytest.approx(2.25)
+    # Before the start (clock skew) is zero, not negative; no start or no timestamp: unset.
+    early = Measurement(1, {}, timestamp=990.0).to_proto(trial_start=998.0)
+    assert early.elapsed_duration.total_seconds() == 0
+    assert "elapsed_duration" not in Measurement(1, {}, timestamp=5.0).to_proto()
+    assert "elapsed_duration" not in Measurement(1, {}).to_proto(trial_start=998.0)
