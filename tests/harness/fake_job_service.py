@@ -41,11 +41,11 @@ next to its code; nothing here is taken from the provider under test or from ``c
 Test control: ``advance(name, state)``, ``finish(name, succeeded=..)``, ``add_trial(...)``,
 ``inject(method, code, ...)`` for faults (including ``lose_response=True``: the call takes
 effect server-side but the client gets the error), ``before(method, fn)`` and
-``after(method, fn)`` (the call took effect, its answer is held back, outside the lock) and
 ``script_states(method, states)`` to act just before a request is served (e.g. move a job to
-the next state on each get), and ``calls``/``call_count(...)`` to assert on every request
-received. ``FakeClock`` stands in for ``time`` where a test must not spend wall-clock time on
-a provider's waits.
+the next state on each get), ``after(method, fn)`` to hold an answer back once the call took
+effect (outside the lock, so other calls go on), and ``calls``/``call_count(...)`` to
+assert on every request received. ``FakeClock`` stands in for ``time`` where a test must
+not spend wall-clock time on a provider's waits.
 """
 
 from __future__ import annotations

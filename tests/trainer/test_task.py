@@ -184,11 +184,10 @@ def test_the_tests_install_the_packages_the_images_ship() -> None:
     are the versions pinned for the images."""
     lines = (TRAINER_ROOT / "requirements.txt").read_text().splitlines()
     pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
-    # The tests install the local stack's requirements, which include the app's own.
-    local = (PROJECT_DIR / "requirements-local.txt").read_text().splitlines()
+    # The tests install the local stack's requirements, which include every app's own
+    # (tests/config/test_apps.py checks that part).
     dev = (PROJECT_DIR / "requirements-dev.txt").read_text().splitlines()
     assert {"tensorboard", "pyarrow", "google-cloud-storage"} <= set(pins)
-    assert "-r images/penguins/requirements.txt" in local
     assert "-r requirements-local.txt" in dev
     for name, version in pins.items():
         assert importlib.metadata.version(name) == version, name
